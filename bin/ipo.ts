@@ -10,6 +10,7 @@ import { DEFAULT_MODEL } from '../lib/models/resolve.ts';
 import { pYes, type IpoPreset, type IpoTruncation } from '../lib/scoring/yes-no.ts';
 import { runRewardBench, rewardBenchRunJson, type PairScorer, type RewardBenchMethod, type RewardBenchRun } from '../lib/eval/run-rewardbench.ts';
 import { runRmBench, rmBenchRunJson, type RmBenchMethod } from '../lib/eval/run-rmbench.ts';
+import { getMethod } from '../lib/scoring/methods.ts';
 import type { RmBenchFileDomain } from '../lib/data/rmbench.ts';
 
 /** Human-readable RewardBench summary: per subset, sections, score and the paper's categories. */
@@ -134,7 +135,7 @@ modelCommand('demo')
 
 /** Load the causal LM, or for `--method rm` the reward model. */
 async function withScorer<T>(o: ModelOpts & { method: string }, f: (m: CausalLM | PairScorer) => Promise<T>): Promise<T> {
-  if (o.method !== 'rm') return withModel(o, f);
+  if (getMethod(o.method).needs !== 'rm') return withModel(o, f);
   const { loadRewardModel } = await import('../lib/scoring/reward-model.ts');
   const rm = await loadRewardModel(o.model, { dtype: o.dtype, device: o.device });
   try {

@@ -7,7 +7,8 @@
  *   scoring  lib/scoring/   official IPO templates, prompt layout, P(Yes) with `paper` and `exact` presets, judges
  *   data     lib/data/      RewardBench (hub / file / offline rebuild) and RM-Bench loaders
  *   eval     lib/eval/      official RewardBench and RM-Bench scoring, bootstrap CIs, runners, paper numbers
- *   util     lib/util/      paths, cache, progress bars, tables, figures
+ *   util     lib/util/      the ground floor (imports nothing above it): paths, rng, hub, checks, cache + the one
+ *                           batched cached loop, progress bars, tables, figures, Python-exact JSON
  */
 
 // models
@@ -28,27 +29,33 @@ export { readLlama2c, readLlama2cTokenizer } from './models/llama2c';
 export { makeRng, pickToken, argmax } from './models/sampling';
 export { modelFingerprint } from './models/fingerprint';
 export { ModelLoadError } from './models/errors';
+export { loadSequenceClassifier, type SequenceClassifier, type ClassifierLabelInfo } from './models/onnx-classifier';
+export * from './models/flops';
 
 // scoring (the paper's classifier)
 export * from './scoring/templates';
 export { buildIpoPrompt, ipoPromptParts, type IpoLayout } from './scoring/prompt';
 export {
-  pYes, pYesBatch, scorePair, yesNoIds, DEFAULT_MAX_LENGTH, YES_TEXT, NO_TEXT,
+  pYes, pYesBatch, scorePair, scorePairBatch, yesNoIds, DEFAULT_MAX_LENGTH, YES_TEXT, NO_TEXT,
   type IpoItem, type IpoOptions, type IpoPair, type IpoPairScore, type IpoPreset, type IpoScore, type IpoTruncation, type YesNoIds,
 } from './scoring/yes-no';
 export { scorePairs, type ScorePairsOptions, type ScorePairsResult } from './scoring/score-pairs';
 // baselines: self-reward rubric judge and binary pairwise judge (faithful and fixed modes)
 export * from './scoring/judges';
+// the method registry both benchmark runners use (ipo | self-reward | binary | rm)
+export { METHODS, METHOD_NAMES, getMethod, isPairScorer, type MethodName, type MethodOptions, type MethodRun, type ScoringMethod, type ScoringModel } from './scoring/methods';
 
 // reward-model baseline (sequence classifiers through transformers.js)
 export { loadRewardModel, rewardModelPairs, scorePairRewardModel, rewardModelText, rmScore, type RewardModel, type RmMode } from './scoring/reward-model';
 export { makeRandomRewardModel } from './models/make-reward-model';
 
 // data
+export { checkPreferencePairs, subsetsOf, type PreferencePair, type PairResult } from './data/types';
 export { loadRewardBench, type RewardBenchRow } from './data/rewardbench';
 export { loadRmBench, loadRmBenchLocal, localRmBenchSource, RMBENCH_DOMAINS, RMBENCH_FILE_DOMAINS, RMBENCH_LOCAL_DOMAINS, type RmBenchItem, type RmBenchFileDomain } from './data/rmbench';
 
 // evaluation: official constants and metrics, experiment runners, the paper's published numbers
+export { outcome, type Outcome } from './eval/outcome';
 export * from './eval/rewardbench-constants';
 export * from './eval/rewardbench-metrics';
 export * from './eval/rmbench-metrics';
@@ -67,6 +74,7 @@ export { runDemo, DEMO_PAIR, type DemoResult } from './demo';
 // utilities
 export { repoRoot, findAsset, assetRoots, hubCacheDir, kitCacheDir, AssetNotFoundError } from './util/paths';
 export { contentHash, stableStringify, ResultCache } from './util/cache';
+export { runCachedLoop, accuracyInfo, type CachedLoopSpec, type CachedLoopResult } from './util/cached-loop';
 export { progress, withProgress, withProgressSync, eachWithProgress, isNotebook, type ProgressBar } from './util/progress';
 export { showTable, showMarkdown, tableHtml, formatNumber } from './util/display';
 export { renderFigure, renderFigures, savePng, showFigure, type Figure } from './util/plot';

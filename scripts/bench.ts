@@ -47,7 +47,7 @@ import {
   classifyTfKernels, decodeFlops, fmtMs, fmtSig, forwardFlops, gflopsPerSecond, llamaParamCounts, markdownTable, measure,
   ortMatmulPeak, peakOf, PEAK_SHAPES, ratioToPeak, shapeLabel, textTable, tfMatmulPeak,
   type FlopCount, type HeadRows, type KernelResult, type Measurement, type MeasureOptions, type TfKernelBucket, type TfKernelRecord,
-} from '../lib/util/bench.ts';
+} from '../lib/bench/index.ts';
 
 const T_START = performance.now();
 const elapsedS = () => (performance.now() - T_START) / 1000;

@@ -5,7 +5,7 @@ import { findAsset } from '../lib/util/paths.ts';
 import {
   batchForwardFlops, classifyTfKernels, decodeFlops, forwardFlops, gflopsPerSecond, llamaParamCounts, markdownTable, matmulFlops,
   matmulOnnxModel, measure, median, peakOf, quantile, ratioToPeak, textTable, type KernelResult, type LlamaShape,
-} from '../lib/util/bench.ts';
+} from '../lib/bench/index.ts';
 
 // Smoke tests of the benchmark's arithmetic: FLOP counts against hand computations and the published table of
 // docs/peers-and-style.md §3.1, the ratio helpers, the repetition logic on a fake clock. No timing assertions:

@@ -18,9 +18,9 @@
  * Every row id is `rebuilt:<subset>:<source id>`; the rebuild does not depend on the load seed.
  */
 import { readFileSync } from 'node:fs';
-import { REWARDBENCH_SUBSETS } from '../scoring/templates';
+import { REWARDBENCH_SUBSETS } from './rewardbench-subsets';
 import { findAsset } from '../util/paths';
-import { makeRng } from '../models/sampling';
+import { makeRng } from '../util/rng';
 import { csvObjects, emptyMalformed, malformedReason, noteMalformed, toRow, type MalformedReport, type RewardBenchFidelity, type RewardBenchRow } from './rows';
 
 export type HepJoin = 'declaration' | 'prompt' | 'solution';

@@ -14,14 +14,14 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { REWARDBENCH_SUBSETS } from '../scoring/templates';
+import { REWARDBENCH_SUBSETS } from './rewardbench-subsets';
 import { AssetNotFoundError, hubCacheDir } from '../util/paths';
-import { hubEndpoint, hubOffline } from '../models/resolve';
+import { hubEndpoint, hubOffline } from '../util/hub';
 import { emptyMalformed, malformedReason, noteMalformed, sliceStratified, toRow, type MalformedReport, type RewardBenchFidelity, type RewardBenchRow } from './rows';
 import { REBUILT_FIDELITY, rebuildRewardBench, type HepJoin } from './rewardbench-rebuild';
 
 export type { RewardBenchRow, RewardBenchFidelity, MalformedReport } from './rows';
-export { REWARDBENCH_SUBSETS } from '../scoring/templates';
+export { REWARDBENCH_SUBSETS } from './rewardbench-subsets';
 export { REBUILT_FIDELITY, REBUILD_MISSING_SUBSETS, rebuildRewardBench, type HepJoin } from './rewardbench-rebuild';
 
 export const REWARDBENCH_HUB_REPO = 'allenai/reward-bench';

@@ -18,8 +18,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRng } from '../models/sampling';
-import { hubOffline } from '../models/resolve';
+import { makeRng } from '../util/rng';
+import { hubOffline } from '../util/hub';
 import { assetRoots, findAsset, hubCacheDir } from '../util/paths';
 
 /** The five RM-Bench data files (subdomains); `safety-*` pool into the "safety" domain for scoring. */

@@ -2,17 +2,17 @@
  * RewardBench row type plus the generic helpers behind `loadRewardBench`: row validation (malformed rows are
  * counted and dropped, never thrown), the stratified seeded slice, and a small RFC-4180 CSV reader (XSTest).
  */
-import { makeRng } from '../models/sampling';
+import { describe } from '../util/check';
+import { makeRng } from '../util/rng';
+import type { PreferencePair } from './types';
 
-/** One RewardBench pair, with the column names of the official `allenai/reward-bench` parquet files. */
-export interface RewardBenchRow {
-  id: string | number;
-  prompt: string;
-  chosen: string;
-  rejected: string;
+/**
+ * One RewardBench pair, with the column names of the official `allenai/reward-bench` parquet files: a
+ * `PreferencePair` (id, subset, prompt, chosen, rejected) plus the two models' names.
+ */
+export interface RewardBenchRow extends PreferencePair {
   chosen_model: string;
   rejected_model: string;
-  subset: string;
 }
 
 /**
@@ -43,31 +43,27 @@ export function noteMalformed(report: MalformedReport, index: number, reason: st
   if (report.examples.length < MAX_EXAMPLES) report.examples.push({ index, reason });
 }
 
-function kind(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
-}
-
 /**
  * Why `raw` is not a usable row, or null when it is. Rules: `prompt`, `chosen`, `rejected`, `subset` must be
  * present, strings and not blank; `chosen_model` / `rejected_model` and `id` may be absent or null (filled in by
  * `toRow`), but when present must be strings (`id`: string, number or bigint). An unknown subset name is fine.
  */
 export function malformedReason(raw: unknown): string | null {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return `row is ${kind(raw)}, not an object`;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return `row is ${describe(raw)}, not an object`;
   const r = raw as Record<string, unknown>;
   for (const f of REQUIRED_TEXT) {
     const v = r[f];
     if (v === undefined || v === null) return `missing field '${f}'`;
-    if (typeof v !== 'string') return `field '${f}' is ${kind(v)}, not a string`;
+    if (typeof v !== 'string') return `field '${f}' is ${describe(v)}, not a string`;
     if (v.trim() === '') return `empty ${f}`;
   }
   for (const f of OPTIONAL_TEXT) {
     const v = r[f];
-    if (v !== undefined && v !== null && typeof v !== 'string') return `field '${f}' is ${kind(v)}, not a string`;
+    if (v !== undefined && v !== null && typeof v !== 'string') return `field '${f}' is ${describe(v)}, not a string`;
   }
   const id = r.id;
   if (id !== undefined && id !== null && typeof id !== 'string' && typeof id !== 'number' && typeof id !== 'bigint') {
-    return `field 'id' is ${kind(id)}, not a string or number`;
+    return `field 'id' is ${describe(id)}, not a string or number`;
   }
   return null;
 }

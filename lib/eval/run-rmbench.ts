@@ -5,17 +5,16 @@
  *
  * IPO on RM-Bench uses `RM_Bench/ours.py`'s layout: the Yes/No question comes AFTER the response
  * (`"Given the following:\n    User : …\n    Response : …\n    " + TEMPLATE`), one template per dataset.
- * Scores are obtained through the same cached pair loops as RewardBench: pair i = (chosen[i], rejected[i]).
+ * Scores are obtained through the same method registry and cached pair loops as RewardBench
+ * (`lib/scoring/methods.ts`): pair i of an item = (chosen[i], rejected[i]), keyed by the item's id and domain.
  */
+import type { PreferencePair } from '../data/types';
 import { loadRmBench, type LoadRmBenchOptions, type RmBenchItem, type RmBenchLoad } from '../data/rmbench';
-import type { CausalLM } from '../models/types';
-import { judgePairs } from '../scoring/judges';
-import { scorePairs } from '../scoring/score-pairs';
+import { getMethod, type MethodName, type ScoringModel } from '../scoring/methods';
 import type { IpoPreset, IpoTruncation } from '../scoring/yes-no';
 import { ipoLevels, rmBenchReport, type IpoLevels, type RmBenchScored, type RmBenchSummary } from './rmbench-metrics';
-import type { PairScorer } from './run-rewardbench';
 
-export type RmBenchMethod = 'ipo' | 'self-reward' | 'rm';
+export type RmBenchMethod = Extract<MethodName, 'ipo' | 'self-reward' | 'rm'>;
 export const RMBENCH_METHODS: readonly RmBenchMethod[] = ['ipo', 'self-reward', 'rm'];
 
 export interface RmBenchRunOptions extends LoadRmBenchOptions {
@@ -43,51 +42,38 @@ export interface RmBenchRun {
 }
 
 /** Scores of the 6 responses of every item: `scoreChosen[i]`, `scoreRejected[i]`. */
-export async function scoreRmBenchItems(model: CausalLM | PairScorer, items: RmBenchItem[], opts: RmBenchRunOptions = {}): Promise<{ scored: RmBenchScored[]; cached: number }> {
-  const method = opts.method ?? 'ipo';
-  if (!RMBENCH_METHODS.includes(method)) throw new Error(`unknown method '${method}': use ${RMBENCH_METHODS.join(', ')}`);
+export async function scoreRmBenchItems(model: ScoringModel, items: RmBenchItem[], opts: RmBenchRunOptions = {}): Promise<{ scored: RmBenchScored[]; cached: number }> {
+  const method = getMethod(opts.method ?? 'ipo', RMBENCH_METHODS);
   // pair k = item ⌊k/3⌋, style k mod 3
-  const pairs = items.flatMap((it) => [0, 1, 2].map((i) => ({ instruction: it.prompt, chosen: it.chosen[i], rejected: it.rejected[i], category: it.domain })));
-  const label = opts.label ?? `RM-Bench ${method}`;
-  let chosen: number[];
-  let rejected: number[];
-  let cached = 0;
-  if (method === 'rm') {
-    if (!('scorePairs' in model)) throw new Error('method rm needs a reward model (loadRewardModel), not a causal LM');
-    const s = await model.scorePairs(pairs, { mode: opts.mode ?? 'faithful', label });
-    chosen = s.map((x) => x.chosen);
-    rejected = s.map((x) => x.rejected);
-  } else if ('scorePairs' in model) {
-    throw new Error(`method ${method} needs a causal LM, not a reward model`);
-  } else if (method === 'ipo') {
-    const r = await scorePairs(model, pairs, { preset: opts.preset ?? 'paper', truncation: opts.truncation ?? 'right', layout: 'rmbench', label });
-    chosen = r.scores.map((x) => x.chosen.pYes);
-    rejected = r.scores.map((x) => x.rejected.pYes);
-    cached = r.cached;
-  } else {
-    const r = await judgePairs(model, pairs, { method: 'self-reward', mode: opts.mode ?? 'faithful', parser: 'rmbench', label, ...(opts.maxNewTokens ? { maxNewTokens: opts.maxNewTokens } : {}) });
+  const pairs: PreferencePair[] = items.flatMap((it) => [0, 1, 2].map((i) => ({ id: it.id, subset: it.domain, prompt: it.prompt, chosen: it.chosen[i], rejected: it.rejected[i] })));
+  const r = await method.scorePairs(model, pairs, {
+    preset: opts.preset, truncation: opts.truncation, layout: 'rmbench',
+    mode: opts.mode, maxNewTokens: opts.maxNewTokens, parser: 'rmbench',
     // an unparsed fixed-mode score never wins a comparison: -Infinity keeps `>` false against anything
-    chosen = r.scores.map((x) => x.chosen.score ?? -Infinity);
-    rejected = r.scores.map((x) => x.rejected.score ?? -Infinity);
-    cached = r.cached;
-  }
+    unparsedScore: -Infinity,
+    label: opts.label ?? `RM-Bench ${method.name}`,
+  });
+  const chosen = r.results.map((x) => x.chosen as number);
+  const rejected = r.results.map((x) => x.rejected as number);
   const scored = items.map((it, n) => ({
     id: it.id,
     domain: it.domain,
     scoreChosen: chosen.slice(3 * n, 3 * n + 3),
     scoreRejected: rejected.slice(3 * n, 3 * n + 3),
   }));
-  return { scored, cached };
+  return { scored, cached: r.cached };
 }
 
-export async function runRmBench(model: CausalLM | PairScorer, opts: RmBenchRunOptions = {}): Promise<RmBenchRun> {
-  const method = opts.method ?? 'ipo';
+export async function runRmBench(model: ScoringModel, opts: RmBenchRunOptions = {}): Promise<RmBenchRun> {
+  const spec = getMethod(opts.method ?? 'ipo', RMBENCH_METHODS);
+  const method = spec.name as RmBenchMethod;
   const load = await loadRmBench(opts);
   const { scored, cached } = await scoreRmBenchItems(model, load.items, opts);
   const { pooled, perFile } = rmBenchReport(scored);
-  const settings: Record<string, unknown> = { method, limitPerDomain: opts.limitPerDomain ?? null, seed: opts.seed ?? 42 };
-  if (method === 'ipo') Object.assign(settings, { preset: opts.preset ?? 'paper', truncation: opts.truncation ?? 'right', layout: 'rmbench' });
-  else Object.assign(settings, { mode: opts.mode ?? 'faithful' });
+  const settings: Record<string, unknown> = {
+    method, limitPerDomain: opts.limitPerDomain ?? null, seed: opts.seed ?? 42,
+    ...spec.settings({ preset: opts.preset, truncation: opts.truncation, layout: 'rmbench', mode: opts.mode }),
+  };
   return { model: model.ref, method, settings, load, scored, pooled, perFile, diagonal: ipoLevels(scored), cached };
 }
 

@@ -41,3 +41,8 @@ export function modelFingerprint(model: CausalLM): string {
   memo.set(model, fp);
   return fp;
 }
+
+/** Drop the memoised fingerprint of `model` (its weights changed in place, e.g. after training). */
+export function forgetFingerprint(model: CausalLM): void {
+  memo.delete(model);
+}

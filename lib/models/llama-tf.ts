@@ -12,10 +12,56 @@
  * `toWeightMap()` transposes back, so exported checkpoints are in the PyTorch `[out, in]` layout.
  * Tied models keep ONE variable (`model.embed_tokens.weight`, stored `[hidden, vocab]`) used for both the input
  * lookup (a gather along axis 1) and the LM head, so DPO gradients reach it from both ends as in PyTorch.
+ *
+ * Training seams (../shared/docs/training-on-tfjs.md):
+ *  - every projection goes through `linear(x, name)`, `name` being the HF module prefix
+ *    (`model.layers.0.self_attn.q_proj`, …, `lm_head`); an adapter (`setAdapter`, e.g. LoRA) attaches there;
+ *  - a decoder layer reads like its equation: `h = x + attention(norm₁(x))`, `out = h + mlp(norm₂(h))`;
+ *  - inference tidies per layer (the heap holds one layer's intermediates); training can checkpoint per layer
+ *    (`hiddenStates(ids, undefined, { checkpoint: true })`): each layer is recomputed in backward;
+ *  - `tf-grad-fixes.ts` (installed on import) makes the matmul gradients fast on wasm and gives wasm the segment-sum
+ *    kernel that gather gradients (embedding, picked log-probs) need.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HostTensor, LlamaConfig, WeightMap } from './types';
 import { ModelLoadError } from './errors';
+import { checkpointed, installGradFixes } from './tf-grad-fixes';
+
+installGradFixes();
+
+/** Options of one forward pass. */
+export interface ForwardOptions {
+  /**
+   * A training pass: adapters apply their dropout (PEFT `lora_dropout`, active in PyTorch's `model.train()` mode).
+   * Default false (evaluation: deterministic). The base Llama itself has no dropout (attention_dropout 0).
+   */
+  training?: boolean;
+  /**
+   * Per-layer gradient checkpointing: each decoder layer keeps only its input for backward and is recomputed there
+   * (HF `gradient_checkpointing_enable`). Without it the backward of a 135M model does not fit the 4 GB wasm heap.
+   * Only matters while gradients are recorded (`tf.variableGrads`); not with a KV cache. Default false.
+   */
+  checkpoint?: boolean;
+}
+
+/** What the linear seam tells an adapter about the pass. */
+export interface LinearContext {
+  training: boolean;
+}
+
+/**
+ * Something added to projections at `LlamaTF.linear` (LoRA in `lib/dpo/lora.ts`).
+ * `adapt` receives the projection's input `x` `[N, in]` and the base output `y = x·Wᵀ (+ b)` `[N, out]` and returns
+ * the module's output (`y` itself where the adapter has nothing at `name`).
+ */
+export interface LinearAdapter {
+  adapt(name: string, x: tf.Tensor2D, y: tf.Tensor2D, ctx: LinearContext): tf.Tensor2D;
+  /**
+   * The tensors `adapt` reads for the modules of decoder layer `layer` (e.g. LoRA A and B), the very objects it
+   * uses: a checkpointed layer takes them as inputs so gradients reach them. Empty when the adapter is off.
+   */
+  layerTensors(layer: number): tf.Tensor[];
+}
 
 /** Key/value cache of one sequence batch: per layer `[batch, kvHeads, cached, headDim]`. */
 export interface KVCache {
@@ -64,11 +110,29 @@ function transposeHost(t: HostTensor): Float32Array {
   return out;
 }
 
+/** One forward pass: its shape, the tensors every layer reads, the adapter context and the KV cache being filled. */
+interface Pass {
+  B: number;
+  T: number;
+  /** Cached positions before this pass (RoPE offset). */
+  offset: number;
+  /** RoPE tables `[T, headDim]`. */
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+  /** Additive causal mask `[T, S]`, S = offset + T. */
+  mask: tf.Tensor2D;
+  ctx: LinearContext;
+  cache?: KVCache;
+  newKeys: tf.Tensor4D[];
+  newValues: tf.Tensor4D[];
+}
+
 export class LlamaTF {
   /** Parameters by Hugging Face name; 2-D ones are stored transposed (`[in, out]`). */
   readonly params = new Map<string, tf.Variable>();
   private ropeCache = new Map<number, { cos: Float32Array; sin: Float32Array }>();
   private static instances = 0;
+  private adapterRef: LinearAdapter | null = null;
 
   constructor(readonly config: LlamaConfig, weights: WeightMap, opts: { trainable?: boolean; source?: string } = {}) {
     const source = opts.source ?? 'weights';
@@ -171,21 +235,124 @@ export class LlamaTF {
     return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
   }
 
+  /** The adapter attached at the linear seam, or null. */
+  get adapter(): LinearAdapter | null {
+    return this.adapterRef;
+  }
+
+  /** Attach an adapter at every projection (`null` detaches). One at a time; the base weights are untouched. */
+  setAdapter(a: LinearAdapter | null): void {
+    this.adapterRef = a;
+  }
+
+  /**
+   * The one projection seam: `x` `[N, in]` → `x·Wᵀ (+ b)` `[N, out]` (W stored `[in, out]`, so a plain matMul), then
+   * the adapter's term. `name` is the HF module prefix (`model.layers.3.mlp.down_proj`, or `lm_head`, which is the
+   * embedding in tied models). The bias exists for q/k/v when the config has `attention_bias` (Qwen2).
+   */
+  linear(x: tf.Tensor2D, name: string, ctx: LinearContext = { training: false }): tf.Tensor2D {
+    const w = name === 'lm_head' ? this.headWeight() : this.p(`${name}.weight`);
+    let y = tf.matMul(x, w) as tf.Tensor2D; // [N, out]
+    const bias = this.params.get(`${name}.bias`);
+    if (bias) y = tf.add(y, bias) as tf.Tensor2D;
+    return this.adapterRef ? this.adapterRef.adapt(name, x, y, ctx) : y;
+  }
+
+  /** LM-head weight `[hidden, vocab]`: the embedding when tied. */
+  private headWeight(): tf.Variable {
+    return this.config.tieWordEmbeddings ? this.p(EMBED) : this.p(LM_HEAD);
+  }
+
+  /** Embedding lookup on the `[hidden, vocab]` table: gather columns → `[hidden, B·T]` → `[B·T, hidden]`. */
+  private embed(ids: tf.Tensor2D): tf.Tensor2D {
+    const [B, T] = ids.shape;
+    return tf.transpose(tf.gather(this.p(EMBED), tf.reshape(ids, [B * T]), 1)) as tf.Tensor2D;
+  }
+
+  /** Self-attention of decoder layer `l`: `h` `[B·T, D]` (already normed) → `[B·T, D]`, filling the KV cache if any. */
+  private attention(h: tf.Tensor2D, l: number, p: Pass): tf.Tensor2D {
+    const c = this.config;
+    const { B, T } = p;
+    const H = c.numAttentionHeads, KV = c.numKeyValueHeads, hd = c.headDim;
+    const groups = H / KV;
+    const S = p.offset + T;
+    const pre = `model.layers.${l}.self_attn.`;
+    // [B·T, heads·hd] → [B, heads, T, hd]
+    const heads = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const q = this.applyRope(heads(this.linear(h, `${pre}q_proj`, p.ctx), H), p.cos, p.sin);
+    let k = this.applyRope(heads(this.linear(h, `${pre}k_proj`, p.ctx), KV), p.cos, p.sin);
+    let v = heads(this.linear(h, `${pre}v_proj`, p.ctx), KV);
+    if (p.cache) {
+      if (p.offset > 0) {
+        k = tf.concat([p.cache.keys[l], k], 2) as tf.Tensor4D; // [B, KV, S, hd]
+        v = tf.concat([p.cache.values[l], v], 2) as tf.Tensor4D;
+      }
+      p.newKeys.push(tf.keep(k));
+      p.newValues.push(tf.keep(v));
+    }
+    // One 2-D matmul per (batch, head); query head h reads kv head ⌊h / groups⌋ (grouped-query attention).
+    const scale = 1 / Math.sqrt(hd);
+    const qs = tf.unstack(tf.reshape(q, [B * H, T, hd])) as tf.Tensor2D[];
+    const kTs = tf.unstack(tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [B * KV, hd, S])) as tf.Tensor2D[];
+    const vs = tf.unstack(tf.reshape(v, [B * KV, S, hd])) as tf.Tensor2D[];
+    const ctx = qs.map((qi, idx) => {
+      const b = Math.floor(idx / H);
+      const kvIdx = b * KV + Math.floor((idx % H) / groups);
+      const scores = tf.add(tf.mul(tf.matMul(qi, kTs[kvIdx]), scale), p.mask); // [T, S]
+      return tf.matMul(tf.softmax(scores), vs[kvIdx]); // [T, hd]
+    });
+    // [B·H, T, hd] → [B, T, H·hd] → [B·T, H·hd]
+    const merged = tf.reshape(tf.transpose(tf.reshape(tf.stack(ctx), [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
+    return this.linear(merged, `${pre}o_proj`, p.ctx); // [B·T, D]
+  }
+
+  /** SwiGLU MLP of decoder layer `l`: down(silu(gate(h)) ⊙ up(h)), `[B·T, D]` → `[B·T, D]`. */
+  private mlp(h: tf.Tensor2D, l: number, p: Pass): tf.Tensor2D {
+    const pre = `model.layers.${l}.mlp.`;
+    const gate = this.linear(h, `${pre}gate_proj`, p.ctx); // [B·T, I]
+    const up = this.linear(h, `${pre}up_proj`, p.ctx); // [B·T, I]
+    return this.linear(tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D, `${pre}down_proj`, p.ctx);
+  }
+
+  /** Decoder layer `l` (pre-norm residual block): x + attn(norm₁(x)), then + mlp(norm₂(·)). `[B·T, D]` → `[B·T, D]`. */
+  private decoderLayer(x: tf.Tensor2D, l: number, p: Pass): tf.Tensor2D {
+    const pre = `model.layers.${l}.`;
+    const h = tf.add(x, this.attention(this.rmsNorm(x, this.p(`${pre}input_layernorm.weight`)) as tf.Tensor2D, l, p)) as tf.Tensor2D;
+    return tf.add(h, this.mlp(this.rmsNorm(h, this.p(`${pre}post_attention_layernorm.weight`)) as tf.Tensor2D, l, p)) as tf.Tensor2D;
+  }
+
+  /** Trainable base parameters of decoder layer `l` (the gradient inputs of its checkpoint). */
+  private trainableLayerParams(l: number): tf.Variable[] {
+    const pre = `model.layers.${l}.`;
+    const out: tf.Variable[] = [];
+    for (const [name, v] of this.params) if (v.trainable && name.startsWith(pre)) out.push(v);
+    return out;
+  }
+
+  /** Decoder layer `l` under gradient checkpointing: recomputed in backward; RoPE and mask passed as constants. */
+  private checkpointedLayer(x: tf.Tensor2D, l: number, p: Pass): tf.Tensor2D {
+    const params = [...this.trainableLayerParams(l), ...(this.adapterRef?.layerTensors(l) ?? [])];
+    return checkpointed<tf.Tensor2D>(
+      (xIn, [cos, sin, mask]) => this.decoderLayer(xIn, l, { ...p, cos: cos as tf.Tensor2D, sin: sin as tf.Tensor2D, mask: mask as tf.Tensor2D }),
+      x, [p.cos, p.sin, p.mask], params,
+    );
+  }
+
   /**
    * Final-normed hidden states for `ids` (`[B, T]`, int32), continuing `cache` when given.
    * Returns `[B, T, hidden]`; when `cache` is passed its tensors are replaced (old ones disposed, new ones kept
    * outside any tidy). Sequences in a batch share one length: right-pad them, causality keeps the padding from
-   * influencing earlier positions.
+   * influencing earlier positions. `opts`: dropout of adapters (`training`) and per-layer checkpointing.
    */
-  hiddenStates(ids: tf.Tensor2D, cache?: KVCache): tf.Tensor3D {
+  hiddenStates(ids: tf.Tensor2D, cache?: KVCache, opts: ForwardOptions = {}): tf.Tensor3D {
     const c = this.config;
     const [B, T] = ids.shape;
-    const H = c.numAttentionHeads, KV = c.numKeyValueHeads, hd = c.headDim, D = c.hiddenSize;
-    const groups = H / KV;
+    const D = c.hiddenSize;
     const offset = cache?.length ?? 0;
     if (offset + T > c.maxPositionEmbeddings) {
       throw new Error(`sequence of ${offset + T} tokens exceeds the model's max_position_embeddings ${c.maxPositionEmbeddings}`);
     }
+    if (opts.checkpoint && cache) throw new Error('gradient checkpointing is for training passes and cannot fill a KV cache');
     const newKeys: tf.Tensor4D[] = [];
     const newValues: tf.Tensor4D[] = [];
     const out = tf.tidy(() => {
@@ -195,50 +362,15 @@ export class LlamaTF {
       const maskData = new Float32Array(T * S);
       for (let i = 0; i < T; i++) for (let j = offset + i + 1; j < S; j++) maskData[i * S + j] = -1e9;
       const mask = tf.tensor2d(maskData, [T, S]);
-      const scale = 1 / Math.sqrt(hd);
+      const pass: Pass = { B, T, offset, cos, sin, mask, ctx: { training: !!opts.training }, cache, newKeys, newValues };
 
-      // Embedding lookup on the [hidden, vocab] table: gather columns → [hidden, B·T] → [B·T, hidden].
-      let x = tf.transpose(tf.gather(this.p(EMBED), tf.reshape(ids, [B * T]), 1)) as tf.Tensor2D; // [B·T, D]
+      let x = this.embed(ids); // [B·T, D]
       for (let l = 0; l < c.numHiddenLayers; l++) {
-        const pre = `model.layers.${l}.`;
-        const h = this.rmsNorm(x, this.p(`${pre}input_layernorm.weight`)) as tf.Tensor2D; // [B·T, D]
-        const proj = (name: string) => {
-          let y = tf.matMul(h, this.p(`${pre}self_attn.${name}.weight`)); // [B·T, out]
-          if (c.attentionBias) y = tf.add(y, this.p(`${pre}self_attn.${name}.bias`));
-          return y;
-        };
-        // [B·T, heads·hd] → [B, heads, T, hd]
-        const heads = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
-        const q = this.applyRope(heads(proj('q_proj'), H), cos, sin);
-        let k = this.applyRope(heads(proj('k_proj'), KV), cos, sin);
-        let v = heads(proj('v_proj'), KV);
-        if (cache) {
-          if (offset > 0) {
-            k = tf.concat([cache.keys[l], k], 2) as tf.Tensor4D; // [B, KV, S, hd]
-            v = tf.concat([cache.values[l], v], 2) as tf.Tensor4D;
-          }
-          newKeys.push(tf.keep(k));
-          newValues.push(tf.keep(v));
-        }
-        // One 2-D matmul per (batch, head); query head h reads kv head ⌊h / groups⌋ (grouped-query attention).
-        const qs = tf.unstack(tf.reshape(q, [B * H, T, hd])) as tf.Tensor2D[];
-        const kTs = tf.unstack(tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [B * KV, hd, S])) as tf.Tensor2D[];
-        const vs = tf.unstack(tf.reshape(v, [B * KV, S, hd])) as tf.Tensor2D[];
-        const ctx = qs.map((qi, idx) => {
-          const b = Math.floor(idx / H);
-          const kvIdx = b * KV + Math.floor((idx % H) / groups);
-          const scores = tf.add(tf.mul(tf.matMul(qi, kTs[kvIdx]), scale), mask); // [T, S]
-          return tf.matMul(tf.softmax(scores), vs[kvIdx]); // [T, hd]
-        });
-        // [B·H, T, hd] → [B, T, H·hd] → [B·T, H·hd]
-        const merged = tf.reshape(tf.transpose(tf.reshape(tf.stack(ctx), [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]);
-        x = tf.add(x, tf.matMul(merged, this.p(`${pre}self_attn.o_proj.weight`)));
-
-        // SwiGLU MLP: down(silu(gate(h₂)) ⊙ up(h₂))
-        const h2 = this.rmsNorm(x, this.p(`${pre}post_attention_layernorm.weight`)) as tf.Tensor2D;
-        const gate = tf.matMul(h2, this.p(`${pre}mlp.gate_proj.weight`)); // [B·T, I]
-        const up = tf.matMul(h2, this.p(`${pre}mlp.up_proj.weight`));
-        x = tf.add(x, tf.matMul(tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), this.p(`${pre}mlp.down_proj.weight`)));
+        // One tidy per layer: only this layer's intermediates are alive at a time (tape-saved tensors are kept
+        // clones, so this is also right while gradients are recorded).
+        const next = opts.checkpoint ? this.checkpointedLayer(x, l, pass) : tf.tidy(() => this.decoderLayer(x, l, pass));
+        x.dispose();
+        x = next;
       }
       return tf.reshape(this.rmsNorm(x, this.p('model.norm.weight')), [B, T, D]) as tf.Tensor3D;
     });
@@ -252,18 +384,18 @@ export class LlamaTF {
     return out;
   }
 
-  /** LM head: `[N, hidden]` → logits `[N, vocab]`. */
-  logits(hidden: tf.Tensor2D): tf.Tensor2D {
-    const head = this.config.tieWordEmbeddings ? this.p(EMBED) : this.p(LM_HEAD); // [hidden, vocab]
-    return tf.matMul(hidden, head);
+  /** LM head: `[N, hidden]` → logits `[N, vocab]` (through the linear seam as `lm_head`). */
+  logits(hidden: tf.Tensor2D, ctx?: LinearContext): tf.Tensor2D {
+    return this.linear(hidden, 'lm_head', ctx);
   }
 
   /** Full forward: `[B, T]` ids → logits `[B, T, vocab]` (every position; use `hiddenStates` + `logits` to pick). */
-  forward(ids: tf.Tensor2D): tf.Tensor3D {
+  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const [B, T] = ids.shape;
-      const h = this.hiddenStates(ids);
-      return tf.reshape(this.logits(tf.reshape(h, [B * T, this.config.hiddenSize])), [B, T, this.config.vocabSize]) as tf.Tensor3D;
+      const h = this.hiddenStates(ids, undefined, opts);
+      const ctx = { training: !!opts.training };
+      return tf.reshape(this.logits(tf.reshape(h, [B * T, this.config.hiddenSize]), ctx), [B, T, this.config.vocabSize]) as tf.Tensor3D;
     });
   }
 

@@ -3,14 +3,10 @@
  * generator, so the same seed, prompt and options give the same tokens (the paper samples 4 responses per prompt
  * at T = 0.7; `DPO/ours.py` seeds torch once with 42).
  */
-import seedrandom from 'seedrandom';
+import type { Rng } from '../util/rng';
 
-export type Rng = () => number;
-
-/** A seeded uniform [0, 1) generator (Alea from seedrandom). */
-export function makeRng(seed: number | string = 42): Rng {
-  return seedrandom.alea(String(seed));
-}
+/** The seeded generator lives in `lib/util/rng.ts` (ground floor); re-exported here for existing imports. */
+export { makeRng, type Rng } from '../util/rng';
 
 /** Index of the largest logit (the first one on ties, like torch.argmax). */
 export function argmax(logits: ArrayLike<number>): number {

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LlamaTF } from './llama-tf';
+import { tokenLogps } from '../dpo/logps';
 import { pickToken } from './sampling';
 import { checkTokenIds, resolveGenerateOptions, sequenceLogProb } from './checks';
 import type { TextTokenizer } from './tokenizer';
@@ -70,23 +71,17 @@ export class TfCausalLM implements CausalLM {
     return batch.map((_, b) => data.slice(b * V, (b + 1) * V));
   }
 
+  /** Teacher-forced log-probs of `continuation` after `prefix`: a thin wrapper over `tokenLogps` (lib/dpo/logps.ts). */
   async continuationLogProb(prefix: number[], continuation: number[]): Promise<{ total: number; perToken: number[] }> {
     this.checkIds(prefix, 'prefix');
     if (continuation.length === 0) return { total: 0, perToken: [] };
     const ids = [...prefix, ...continuation];
     this.checkIds(ids, 'prefix + continuation');
     const T = ids.length;
-    const C = continuation.length;
-    const picked = tf.tidy(() => {
-      const h = tf.reshape(this.model.hiddenStates(tf.tensor2d(ids, [1, T], 'int32')), [T, this.model.config.hiddenSize]);
-      // Positions prefix.length-1 … T-2 predict continuation[0 … C-1]: only those rows go through the LM head.
-      const rows = tf.slice(h, [prefix.length - 1, 0], [C, -1]) as tf.Tensor2D;
-      const logp = tf.logSoftmax(this.model.logits(rows)); // [C, vocab]
-      const flatIdx = continuation.map((id, t) => t * this.vocabSize + id);
-      return tf.gather(tf.reshape(logp, [-1]), tf.tensor1d(flatIdx, 'int32')); // [C]
-    });
-    const perToken = Array.from((await picked.data()) as Float32Array);
-    picked.dispose();
+    const mask = new Float32Array(T).fill(1, prefix.length); // the continuation's tokens count
+    const lp = tf.tidy(() => tokenLogps(this.model, tf.tensor2d(ids, [1, T], 'int32'), tf.tensor2d(mask, [1, T])));
+    const perToken = Array.from(((await lp.data()) as Float32Array).subarray(prefix.length));
+    lp.dispose();
     return { total: perToken.reduce((a, b) => a + b, 0), perToken };
   }
 

@@ -18,11 +18,11 @@
  *   response, 0.5 if unparsed, 0 if it picks the rejected one; the pair's score is their mean (0, 0.25, 0.5, 0.75, 1)
  *   and the pair is correct iff the score > 0.5. A judge that always picks the same position scores exactly 0.5.
  */
+import { outcome } from '../eval/outcome';
 import type { CausalLM } from '../models/types';
-import {
-  checkEnum, checkInstruction, checkObject, checkString, formatOnce, judgeGenerate, PY_SPACE, resolveGeneration,
-  type JudgeGenerationOptions, type ResolvedGeneration,
-} from './judge-loop';
+import { checkEnum, checkInstruction, checkObject, checkString } from '../util/check';
+import { judgeGenerate, resolveGeneration, type JudgeGenerationOptions, type ResolvedGeneration } from './judge-generate';
+import { formatOnce, PY_SPACE } from './python-compat';
 
 /**
  * The prompt, verbatim (doc §3.2): lines 2 onward are indented with 4 spaces (the indentation of the Python source
@@ -156,13 +156,14 @@ async function judgeOrder(model: CausalLM, pair: BinaryPair, order: BinaryOrder,
 export async function scorePairBinaryResolved(model: CausalLM, pair: BinaryPair, o: ResolvedBinaryOptions): Promise<BinaryPairScore> {
   const first = await judgeOrder(model, pair, 'chosen-first', o);
   if (o.mode === 'faithful') {
-    return { mode: 'faithful', judgements: [first], score: first.score, correct: first.verdict === 0, tie: false, unparsed: first.verdict === -1 ? 1 : 0 };
+    // score 1 iff Response 1 (= chosen) was picked, else 0 (unparsed too): correct iff verdict 0, never a tie
+    return { mode: 'faithful', judgements: [first], score: first.score, ...outcome(first.score, 1 - first.score), unparsed: first.verdict === -1 ? 1 : 0 };
   }
   const second = await judgeOrder(model, pair, 'chosen-second', o);
   const score = (first.score + second.score) / 2;
   return {
     mode: 'fixed', judgements: [first, second], score,
-    correct: score > 0.5, tie: score === 0.5,
+    ...outcome(score, 1 - score), // correct iff score > 0.5, tie iff 0.5 (score ∈ {0, .25, .5, .75, 1}: exact)
     unparsed: (first.verdict === -1 ? 1 : 0) + (second.verdict === -1 ? 1 : 0),
   };
 }

@@ -3,7 +3,7 @@
  * - `./self-reward`: the Yuan et al. additive 5-point rubric (`Reward_Bench/self_reward.py`);
  * - `./binary-judge`: the pairwise "Response 1 / Response 2" judge (`Reward_Bench/binary_gpt.py`);
  * - `judgePairs`: the long loop over many pairs for either judge, with progress and the content-hash cache
- *   (`./judge-loop`), like `scorePairs` for IPO.
+ *   (`runCachedLoop`), like `scorePairs` for IPO.
  *
  * ```ts
  * const sr = await judgePairs(model, pairs, { method: 'self-reward', maxNewTokens: 200 });   // faithful
@@ -12,12 +12,15 @@
  * bin.summary.response1Rate;                                                                  // position bias
  * ```
  */
+import { modelFingerprint } from '../models/fingerprint';
 import type { CausalLM } from '../models/types';
+import { accuracyInfo, runCachedLoop } from '../util/cached-loop';
+import { describe } from '../util/check';
 import {
   checkBinaryPair, resolveBinaryOptions, scorePairBinaryResolved, summarizeBinary,
   type BinaryJudgeOptions, type BinaryPair, type BinaryPairScore, type BinarySummary,
 } from './binary-judge';
-import { describe, runJudgeLoop, type JudgeLoopOptions } from './judge-loop';
+import type { JudgeLoopOptions } from './judge-loop';
 import {
   checkSelfRewardPair, resolveSelfRewardOptions, scorePairSelfRewardResolved, summarizeSelfReward,
   type SelfRewardOptions, type SelfRewardPair, type SelfRewardPairScore, type SelfRewardSummary,
@@ -72,24 +75,26 @@ export async function judgePairs(
   if (method === 'self-reward') {
     const o = resolveSelfRewardOptions('judgePairs', rest as SelfRewardOptions);
     const checked = pairs.map((p, i) => checkSelfRewardPair('judgePairs', `pairs[${i}]`, p));
-    const r = await runJudgeLoop(model, checked, {
-      label: label ?? 'self-reward judge', cache,
-      keyParts: ['judgePair/self-reward', CACHE_VERSION, o],
-      pairKey: (p) => p,
-      judge: (p) => scorePairSelfRewardResolved(model, p, o),
+    const fp = modelFingerprint(model);
+    const r = await runCachedLoop(checked, {
+      cacheName: `judges/${fp}`, cache, label: label ?? 'self-reward judge',
+      keyParts: (p) => ['judgePair/self-reward', CACHE_VERSION, o, fp, p],
+      compute: (p) => scorePairSelfRewardResolved(model, p, o),
+      progressInfo: accuracyInfo,
     });
-    return { ...r, summary: summarizeSelfReward(r.scores) };
+    return { scores: r.results, cached: r.cached, cacheFile: r.cacheFile, summary: summarizeSelfReward(r.results) };
   }
   if (method === 'binary') {
     const o = resolveBinaryOptions('judgePairs', rest as BinaryJudgeOptions);
     const checked = pairs.map((p, i) => checkBinaryPair('judgePairs', `pairs[${i}]`, p));
-    const r = await runJudgeLoop(model, checked, {
-      label: label ?? 'binary judge', cache,
-      keyParts: ['judgePair/binary', CACHE_VERSION, o],
-      pairKey: (p) => p,
-      judge: (p) => scorePairBinaryResolved(model, p, o),
+    const fp = modelFingerprint(model);
+    const r = await runCachedLoop(checked, {
+      cacheName: `judges/${fp}`, cache, label: label ?? 'binary judge',
+      keyParts: (p) => ['judgePair/binary', CACHE_VERSION, o, fp, p],
+      compute: (p) => scorePairBinaryResolved(model, p, o),
+      progressInfo: accuracyInfo,
     });
-    return { ...r, summary: summarizeBinary(r.scores) };
+    return { scores: r.results, cached: r.cached, cacheFile: r.cacheFile, summary: summarizeBinary(r.results) };
   }
   throw new Error(`judgePairs: method must be 'self-reward' or 'binary', got ${JSON.stringify(method)}`);
 }

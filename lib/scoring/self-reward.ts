@@ -27,13 +27,13 @@
  * `(\d+)\s*[/]\s*5` (the last matches any "n/5"). Their flags are not in the doc: we apply `re.IGNORECASE` (the patterns
  * are lowercase, and without it "Score: 4" could only be read through the loose "/5" one) and the same [1, 5] clamp.
  *
- * Regexes use CPython's `\s` / `\d` sets (see `PY_SPACE`, `PY_DIGIT` in `./judge-loop`).
+ * Regexes use CPython's `\s` / `\d` sets (see `PY_SPACE`, `PY_DIGIT` in `./python-compat`).
  */
+import { outcome } from '../eval/outcome';
 import type { CausalLM } from '../models/types';
-import {
-  checkEnum, checkInstruction, checkObject, checkString, formatOnce, judgeGenerate, pyInt, PY_DIGIT, PY_SPACE,
-  resolveGeneration, type JudgeGenerationOptions, type ResolvedGeneration,
-} from './judge-loop';
+import { checkEnum, checkInstruction, checkObject, checkString } from '../util/check';
+import { judgeGenerate, resolveGeneration, type JudgeGenerationOptions, type ResolvedGeneration } from './judge-generate';
+import { formatOnce, pyInt, PY_DIGIT, PY_SPACE } from './python-compat';
 
 /** The rubric, verbatim (doc §3.1; `self_reward.py` l.46–71 with CRLF → LF). Ends with `"Score: "` + one space, no newline. */
 export const SELF_REWARD_TEMPLATE = [
@@ -262,11 +262,9 @@ export interface SelfRewardPairScore {
 export function decideSelfReward(chosen: SelfRewardJudgement, rejected: SelfRewardJudgement): SelfRewardPairScore {
   const c = chosen.score;
   const r = rejected.score;
-  const both = c !== null && r !== null;
   return {
     chosen, rejected,
-    correct: both && c > r,
-    tie: both && c === r,
+    ...outcome(c, r), // an unparsed side (null, fixed mode) is neither correct nor a tie
     unparsed: (chosen.parsed ? 0 : 1) + (rejected.parsed ? 0 : 1),
   };
 }

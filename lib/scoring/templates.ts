@@ -61,18 +61,9 @@ export const REWARDBENCH_TEMPLATES = {
   math: T_MATH,
 } as const;
 
-/** The 23 RewardBench subsets (both the `raw` and the `filtered` split have exactly these). */
-export const REWARDBENCH_SUBSETS = [
-  'alpacaeval-easy', 'alpacaeval-length', 'alpacaeval-hard',
-  'mt-bench-easy', 'mt-bench-med', 'mt-bench-hard',
-  'llmbar-natural', 'llmbar-adver-neighbor', 'llmbar-adver-GPTInst', 'llmbar-adver-GPTOut', 'llmbar-adver-manual',
-  'refusals-dangerous', 'refusals-offensive',
-  'xstest-should-refuse', 'xstest-should-respond', 'donotanswer',
-  'math-prm',
-  'hep-cpp', 'hep-go', 'hep-java', 'hep-js', 'hep-python', 'hep-rust',
-] as const;
-
-export type RewardBenchSubset = (typeof REWARDBENCH_SUBSETS)[number];
+/** The 23 RewardBench subsets live in `lib/data/rewardbench-subsets.ts` (one list); re-exported here. */
+import { REWARDBENCH_SUBSETS, type RewardBenchSubset } from '../data/rewardbench-subsets';
+export { REWARDBENCH_SUBSETS, type RewardBenchSubset };
 
 /** Subset → template, as the dict in `ours.py` (exact, case-sensitive keys). */
 export const REWARDBENCH_SUBSET_TEMPLATES: Readonly<Record<RewardBenchSubset, string>> = {

@@ -48,7 +48,9 @@
  * `'exact'`, so the default 1024 does not overflow a 512-position model such as TinyStories-656K. For every model of
  * the paper (≥ 1024 positions) the cap changes nothing.
  */
+import { outcome } from '../eval/outcome';
 import type { CausalLM } from '../models/types';
+import { describe } from '../util/check';
 import { ipoPromptParts, type IpoLayout, type IpoPromptParts } from './prompt';
 import { resolveTemplate, type TemplateSet } from './templates';
 
@@ -79,7 +81,10 @@ export interface IpoOptions {
    * `'rmbench'` for the rmbench layout. Use `'dpo'` for `DPO/ours.py` self-scoring (General/chat/Safety/Math).
    */
   templateSet?: TemplateSet;
-  /** `pYesBatch` only: sequences per `nextTokenLogProbsBatch` call. Default 8. */
+  /**
+   * `pYesBatch` / `scorePairBatch` / `scorePairs` only: sequences per `nextTokenLogProbsBatch` call (pairs: ⌊batchSize / 2⌋,
+   * both responses in the same call). Default 8. Does not change the scores (it is not part of cache keys).
+   */
   batchSize?: number;
 }
 
@@ -175,10 +180,6 @@ function resolveOptions(fn: string, opts: IpoOptions | undefined): Resolved {
     throw new Error(`${fn}: templateSet must be 'rewardbench', 'rmbench' or 'dpo', got ${JSON.stringify(templateSet)}`);
   }
   return { preset, layout, maxLength, truncation, templateSet, batchSize };
-}
-
-function describe(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 }
 
 interface Prepared {
@@ -413,21 +414,56 @@ export async function pYesBatch(model: CausalLM, items: IpoItem[], opts?: IpoOpt
   return out;
 }
 
+function checkIpoPair(fn: string, where: string, pair: IpoPair): void {
+  if (pair === null || typeof pair !== 'object') throw new Error(`${fn}: ${where} must be an object, got ${describe(pair)}`);
+  for (const f of ['chosen', 'rejected'] as const) {
+    if (typeof pair[f] !== 'string') throw new Error(`${fn}: ${where}.${f} must be a string, got ${describe(pair[f])}`);
+  }
+  if (typeof pair.instruction !== 'string' || pair.instruction.length === 0) {
+    throw new Error(`${fn}: ${where}.instruction must be a non-empty string, got ${typeof pair.instruction === 'string' ? 'an empty string' : describe(pair.instruction)}`);
+  }
+}
+
+function pairScore(chosen: IpoScore, rejected: IpoScore): IpoPairScore {
+  return { chosen, rejected, ...outcome(chosen.pYes, rejected.pYes) };
+}
+
 /**
  * Score a preference pair. `correct` iff chosen.pYes > rejected.pYes STRICTLY: ties (including the (0, 0) of the
  * underflow path) count as wrong, as in `Reward_Bench/ours.py` (a pair is correct iff chosen_yes_prob >
- * rejected_yes_prob) and RewardBench `scripts/run_rm.py` (doc §2.1 step 7, §9 quirk #7). `tie` reports them separately.
+ * rejected_yes_prob) and RewardBench `scripts/run_rm.py` (doc §2.1 step 7, §9 quirk #7; `outcome` in
+ * lib/eval/outcome.ts). `tie` reports them separately. Two `pYes` calls, chosen then rejected (batch size 1 each);
+ * the long loop uses `scorePairBatch`.
  */
 export async function scorePair(model: CausalLM, pair: IpoPair, opts?: IpoOptions): Promise<IpoPairScore> {
-  if (pair === null || typeof pair !== 'object') throw new Error(`scorePair: pair must be an object, got ${describe(pair)}`);
-  for (const f of ['chosen', 'rejected'] as const) {
-    if (typeof pair[f] !== 'string') throw new Error(`scorePair: pair.${f} must be a string, got ${describe(pair[f])}`);
-  }
-  if (typeof pair.instruction !== 'string' || pair.instruction.length === 0) {
-    throw new Error(`scorePair: pair.instruction must be a non-empty string, got ${typeof pair.instruction === 'string' ? 'an empty string' : describe(pair.instruction)}`);
-  }
+  checkIpoPair('scorePair', 'pair', pair);
   const base = { instruction: pair.instruction, category: pair.category, template: pair.template };
   const chosen = await pYes(model, { ...base, response: pair.chosen }, opts);
   const rejected = await pYes(model, { ...base, response: pair.rejected }, opts);
-  return { chosen, rejected, correct: chosen.pYes > rejected.pYes, tie: chosen.pYes === rejected.pYes };
+  return pairScore(chosen, rejected);
+}
+
+/**
+ * Score many pairs, results in input order, the way TRL's DPOTrainer runs a preference batch ("We do this to avoid
+ * doing two forward passes", `concatenated_forward`): per chunk of k = ⌊batchSize / 2⌋ pairs (default 4), the 2k
+ * sequences `[chosen_1 … chosen_k; rejected_1 … rejected_k]` go to ONE `nextTokenLogProbsBatch` call (`'paper'`),
+ * and the result is split back into its two halves. So the ONNX engine's left-padded batching is used. `'exact'`
+ * scores item by item, as `pYesBatch`. The numbers equal `scorePair`'s up to the engine's float noise from padding
+ * (< 1e-5 on the tf engine, `test/scoring-e2e.test.ts`). All pairs are validated before the model runs.
+ */
+export async function scorePairBatch(model: CausalLM, pairs: IpoPair[], opts?: IpoOptions): Promise<IpoPairScore[]> {
+  if (!Array.isArray(pairs)) throw new Error(`scorePairBatch: pairs must be an array, got ${describe(pairs)}`);
+  const o = resolveOptions('scorePairBatch', opts);
+  pairs.forEach((p, i) => checkIpoPair('scorePairBatch', `pairs[${i}]`, p));
+  const k = Math.max(1, Math.floor(o.batchSize / 2));
+  const out: IpoPairScore[] = [];
+  for (let s = 0; s < pairs.length; s += k) {
+    const chunk = pairs.slice(s, s + k);
+    const item = (p: IpoPair, response: string): IpoItem => ({ instruction: p.instruction, response, category: p.category, template: p.template });
+    const items = [...chunk.map((p) => item(p, p.chosen)), ...chunk.map((p) => item(p, p.rejected))]; // [chosen; rejected]
+    const scores = await pYesBatch(model, items, { ...opts, batchSize: items.length });
+    const n = chunk.length;
+    for (let j = 0; j < n; j++) out.push(pairScore(scores[j], scores[n + j]));
+  }
+  return out;
 }

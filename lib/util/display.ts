@@ -9,7 +9,9 @@
  * danfojs is only used through the DataFrame you pass (type-only import), so importing this file stays cheap.
  * Imported by notebooks through tslab: no `import.meta`, no top-level `require`, lib imports extensionless.
  */
-import { getTslab } from './progress';
+import { escapeHtml, getTslab } from './notebook';
+
+export { escapeHtml };
 
 /** The parts of a danfojs `DataFrame` used here (a danfo DataFrame satisfies it). */
 export interface DataFrameLike {
@@ -29,11 +31,6 @@ export interface TableOptions {
   maxRows?: number;
   /** Show the DataFrame index as the first column (default true for DataFrames). */
   showIndex?: boolean;
-}
-
-/** HTML-escape text for element content and attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 /**
@@ -177,4 +174,41 @@ export function showMarkdown(text: string): void {
   const tslab = getTslab();
   if (tslab) tslab.display.markdown(text);
   else console.log(text);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// plain-text and markdown tables (the bench's reports, CLI output)
+
+/** A number with `sig` significant digits, no exponent for ordinary magnitudes; "—" for NaN / undefined. */
+export function fmtSig(x: number | null | undefined, sig = 3): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '—';
+  if (x === 0) return '0';
+  const mag = Math.floor(Math.log10(Math.abs(x)));
+  const decimals = Math.max(0, sig - 1 - mag);
+  return x.toFixed(Math.min(decimals, 6));
+}
+
+/** Milliseconds as `812 ms` / `1.23 s`. */
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(2)} ms`;
+}
+
+/** Fixed-width text table; `align` per column ('l' or 'r', default: 'l' for the first column, 'r' after). */
+export function textTable(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly ('l' | 'r')[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const al = (i: number) => align?.[i] ?? (i === 0 ? 'l' : 'r');
+  const line = (cells: readonly string[]) => cells.map((c, i) => (al(i) === 'l' ? (c ?? '').padEnd(widths[i]) : (c ?? '').padStart(widths[i]))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** GitHub-flavoured markdown table (cells have `|` escaped). */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly ('l' | 'r')[]): string {
+  const esc = (s: string) => (s ?? '').replace(/\|/g, '\\|');
+  const al = (i: number) => align?.[i] ?? (i === 0 ? 'l' : 'r');
+  return [
+    `| ${header.map(esc).join(' | ')} |`,
+    `|${header.map((_, i) => (al(i) === 'l' ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
 }

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { getTslab } from './progress';
+import { getTslab } from './notebook';
 
 /** A Plotly figure: `data` is the trace list, `layout` the Plotly layout. */
 export interface Figure {

@@ -1,0 +1,116 @@
+/**
+ * Reading and writing record files the way every data loader here needs it: JSONL (one JSON value per line), or a
+ * JSON array when the file starts with `[` (Hugging Face / LLaMA-Factory exports). A line that is not JSON is
+ * reported with its line number and skipped, never fatal; a missing or unreadable file is a one-line error that
+ * names the path as the kit prints paths (repo-relative, `../shared/...`, never absolute).
+ *
+ * Ground for `./prompts`, `./preference-pairs` and the sampler's `samples.jsonl` (`lib/generate/samples-file`).
+ * It belongs in `lib/util` (imports only `node:` and `../util/paths`).
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { repoRoot } from '../util/paths';
+
+/** How many skipped records are listed by line in a report (the counts are always complete). */
+export const MAX_EXAMPLES = 10;
+
+/**
+ * A path as the kit prints it: relative to the repo root when inside it or beside it (`../shared/...`), else the
+ * file name only (a temp folder's absolute path says nothing useful and must not end up in committed output).
+ */
+export function displayPath(p: string): string {
+  const abs = resolve(p);
+  const rel = relative(repoRoot(), abs);
+  if (!rel.startsWith('../..') && !isAbsolute(rel)) return rel || '.';
+  return basename(abs);
+}
+
+/** One parsed record and where it was: `line` is the 1-based line in a JSONL file, the 1-based element in an array. */
+export interface SourceRecord {
+  line: number;
+  value: unknown;
+}
+
+export interface RecordFile {
+  /** The path as printed (see `displayPath`). */
+  file: string;
+  format: 'jsonl' | 'json-array';
+  records: SourceRecord[];
+  /** JSONL lines that did not parse (blank lines are not records and are not counted). */
+  invalidJson: { line: number; reason: string }[];
+}
+
+/** Read `path` as JSONL or as a JSON array. Throws one line when the file is missing, a folder, or an unparsable array. */
+export function readRecordFile(path: string, what = 'file'): RecordFile {
+  const file = displayPath(path);
+  if (!existsSync(path)) throw new Error(`${what} not found: ${file}`);
+  if (statSync(path).isDirectory()) throw new Error(`${what} is a folder, not a file: ${file}`);
+  const text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+  if (text.trimStart().startsWith('[')) {
+    let arr: unknown;
+    try {
+      arr = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${what} ${file} starts with '[' but is not a valid JSON array: ${oneLine((e as Error).message)}`);
+    }
+    if (!Array.isArray(arr)) throw new Error(`${what} ${file} is not a JSON array`);
+    return { file, format: 'json-array', records: arr.map((value, i) => ({ line: i + 1, value })), invalidJson: [] };
+  }
+  const records: SourceRecord[] = [];
+  const invalidJson: { line: number; reason: string }[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '') return;
+    try {
+      records.push({ line: i + 1, value: JSON.parse(line) });
+    } catch (e) {
+      invalidJson.push({ line: i + 1, reason: `invalid JSON (${oneLine((e as Error).message)})` });
+    }
+  });
+  return { file, format: 'jsonl', records, invalidJson };
+}
+
+/** Write `rows` as JSONL (one `JSON.stringify` per line), creating the folder. */
+export function writeJsonl(path: string, rows: readonly unknown[]): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  writeFileSync(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+}
+
+/** First line of a message, shortened: errors and reasons stay one line. */
+export function oneLine(s: string, max = 120): string {
+  const first = s.split(/\r?\n/)[0];
+  return first.length > max ? `${first.slice(0, max - 1)}…` : first;
+}
+
+/** `null`, `array` or the `typeof`, for "must be a string, got array". */
+export function kindOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+/** A counted skip report: `skipped[reason]` counts every skip, `examples` lists the first `MAX_EXAMPLES` by line. */
+export class SkipCounter<R extends string> {
+  readonly skipped: Record<R, number>;
+  readonly examples: { line: number; reason: string }[] = [];
+
+  constructor(reasons: readonly R[]) {
+    this.skipped = Object.fromEntries(reasons.map((r) => [r, 0])) as Record<R, number>;
+  }
+
+  add(kind: R, line: number, reason: string): void {
+    this.skipped[kind]++;
+    if (this.examples.length < MAX_EXAMPLES) this.examples.push({ line, reason });
+  }
+
+  get total(): number {
+    return (Object.values(this.skipped) as number[]).reduce((a, b) => a + b, 0);
+  }
+}
+
+/** "3 skipped: 2 invalidJson, 1 empty (line 4: empty chosen; line 9: …)" or "" when nothing was skipped. */
+export function formatSkips(skipped: Record<string, number>, examples: readonly { line: number; reason: string }[], unit = 'line'): string {
+  const total = Object.values(skipped).reduce((a, b) => a + b, 0);
+  if (!total) return '';
+  const counts = Object.entries(skipped).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
+  const ex = examples.slice(0, 3).map((e) => `${unit} ${e.line}: ${e.reason}`).join('; ');
+  return `${total} skipped: ${counts}${ex ? ` (${ex}${total > Math.min(3, examples.length) ? '; …' : ''})` : ''}`;
+}

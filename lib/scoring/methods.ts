@@ -1,0 +1,171 @@
+/**
+ * The scoring methods of the paper (§4: IPO and its three baselines) as one registry, reward-bench's
+ * `REWARD_MODEL_CONFIG` in TypeScript (design review §3.3): `METHODS[name] = {needs, settings, scorePairs}`. Both
+ * benchmark runners (`lib/eval/run-rewardbench.ts`, `run-rmbench.ts`) call `METHODS[m].scorePairs` instead of
+ * each keeping an if-chain, and a new method (e.g. an HTTP judge) is one more entry.
+ *
+ * - `ipo`: the model's own P(Yes) (`./yes-no`, `scorePairs`), presets `paper` / `exact`, truncation;
+ * - `self-reward`: the additive 5-point rubric judge (`./self-reward`), modes faithful / fixed;
+ * - `binary`: the pairwise "Response 1 / Response 2" judge (`./binary-judge`), modes faithful / fixed;
+ * - `rm`: a sequence-classification reward model (`./reward-model`), modes faithful / fixed.
+ *
+ * Every method takes `PreferencePair`s (`lib/data/types.ts`) and returns one `PairResult` per pair that keeps the
+ * pair's `id` and `subset` next to its scores and decision, so nothing is re-joined by index downstream. The
+ * decision (strict `>`, ties wrong) is `outcome()` (`lib/eval/outcome.ts`), applied inside each scorer.
+ */
+import type { PairResult, PreferencePair } from '../data/types';
+import type { CausalLM } from '../models/types';
+import { judgePairs, type BinarySummary, type SelfRewardParser, type SelfRewardSummary } from './judges';
+import type { IpoLayout } from './prompt';
+import { scorePairs } from './score-pairs';
+import type { IpoPreset, IpoTruncation } from './yes-no';
+
+export type MethodName = 'ipo' | 'self-reward' | 'binary' | 'rm';
+export const METHOD_NAMES: readonly MethodName[] = ['ipo', 'self-reward', 'binary', 'rm'];
+
+/**
+ * What the `rm` method needs from a model: a reward model that scores pairs itself (`loadRewardModel` returns one;
+ * `RewardModel` extends this interface).
+ */
+export interface PairScorer {
+  readonly ref: string;
+  scorePairs(
+    pairs: { instruction: string; chosen: string; rejected: string }[],
+    opts: { mode: 'faithful' | 'fixed'; label?: string },
+  ): Promise<{ correct: boolean; tie: boolean; chosen: number; rejected: number }[]>;
+}
+
+/** A causal LM (ipo and the judges) or a reward model (rm). */
+export type ScoringModel = CausalLM | PairScorer;
+
+/** True for a reward model (`PairScorer`), false for a causal LM. */
+export function isPairScorer(model: ScoringModel): model is PairScorer {
+  return typeof (model as Partial<PairScorer>).scorePairs === 'function';
+}
+
+/** The knobs of every method (each reads its own; defaults in brackets). */
+export interface MethodOptions {
+  /** ipo: `paper` | `exact` [`paper`]. */
+  preset?: IpoPreset;
+  /** ipo: [`right`] (official). */
+  truncation?: IpoTruncation;
+  /** ipo: `rewardbench` (question before the response) | `rmbench` (after) [`rewardbench`]. */
+  layout?: IpoLayout;
+  /** judges and rm: `faithful` reproduces the official quirks, `fixed` repairs them [`faithful`]. */
+  mode?: 'faithful' | 'fixed';
+  /** judges: tokens to generate [200, as the official scripts]. */
+  maxNewTokens?: number;
+  /** self-reward: which official regexes read the score [`rewardbench`]. */
+  parser?: SelfRewardParser;
+  /**
+   * self-reward: the number an unparsed side gets in fixed mode [NaN, which never wins and never ties]. RM-Bench
+   * uses -Infinity so its grid comparisons (`>`) stay false against anything.
+   */
+  unparsedScore?: number;
+  /** Progress label. */
+  label?: string;
+  /** Set false to bypass the cache. */
+  cache?: boolean;
+}
+
+export interface MethodRun {
+  /** One per input pair, in input order, each with the pair's `id` and `subset`. */
+  results: PairResult[];
+  /** How many pair results came from the cache. */
+  cached: number;
+  /** judges only: parse failures, prompt-echo matches, score counts / position bias. */
+  judgeSummary?: SelfRewardSummary | BinarySummary;
+}
+
+export interface ScoringMethod {
+  readonly name: MethodName;
+  /** The model kind the method runs on. */
+  readonly needs: 'lm' | 'rm';
+  /** The knobs that shaped this method's numbers (a run's `settings`), with their defaults filled in. */
+  settings(opts: MethodOptions): Record<string, unknown>;
+  /**
+   * Score every pair. `chosen`/`rejected` in the results are the method's scores: P(Yes) for ipo, the rubric score
+   * for self-reward (0 when unparsed in faithful mode, `unparsedScore` in fixed mode), the reward for rm, absent for
+   * the binary judge (it gives a verdict only).
+   */
+  scorePairs(model: ScoringModel, pairs: readonly PreferencePair[], opts?: MethodOptions): Promise<MethodRun>;
+}
+
+/** The pair as the IPO scorer and the judges read it: the subset picks the IPO template. */
+function asScorerPair(p: PreferencePair) {
+  return { instruction: p.prompt, chosen: p.chosen, rejected: p.rejected, category: p.subset };
+}
+
+function result(p: PreferencePair, s: { correct: boolean; tie: boolean; chosen?: number; rejected?: number }): PairResult {
+  return { id: p.id, subset: p.subset, correct: s.correct, tie: s.tie, chosen: s.chosen, rejected: s.rejected };
+}
+
+function lm(name: MethodName, model: ScoringModel): CausalLM {
+  if (isPairScorer(model)) throw new Error(`method ${name} needs a causal LM, not a reward model`);
+  return model;
+}
+
+function judgeGen(o: MethodOptions) {
+  return { mode: o.mode ?? 'faithful', ...(o.maxNewTokens ? { maxNewTokens: o.maxNewTokens } : {}) } as const;
+}
+
+const modeSettings = (o: MethodOptions) => ({ mode: o.mode ?? 'faithful' });
+
+export const METHODS: Readonly<Record<MethodName, ScoringMethod>> = Object.freeze({
+  ipo: {
+    name: 'ipo',
+    needs: 'lm',
+    settings: (o) => ({ preset: o.preset ?? 'paper', truncation: o.truncation ?? 'right', ...(o.layout ? { layout: o.layout } : {}) }),
+    async scorePairs(model, pairs, o = {}) {
+      const r = await scorePairs(lm('ipo', model), pairs.map(asScorerPair), {
+        preset: o.preset ?? 'paper', truncation: o.truncation ?? 'right', ...(o.layout ? { layout: o.layout } : {}),
+        label: o.label, cache: o.cache,
+      });
+      return { results: pairs.map((p, i) => result(p, { ...r.scores[i], chosen: r.scores[i].chosen.pYes, rejected: r.scores[i].rejected.pYes })), cached: r.cached };
+    },
+  },
+  'self-reward': {
+    name: 'self-reward',
+    needs: 'lm',
+    settings: modeSettings,
+    async scorePairs(model, pairs, o = {}) {
+      const r = await judgePairs(lm('self-reward', model), pairs.map(asScorerPair), {
+        method: 'self-reward', ...judgeGen(o), ...(o.parser ? { parser: o.parser } : {}), label: o.label, cache: o.cache,
+      });
+      const un = o.unparsedScore ?? NaN;
+      return {
+        results: pairs.map((p, i) => { const s = r.scores[i]; return result(p, { ...s, chosen: s.chosen.score ?? un, rejected: s.rejected.score ?? un }); }),
+        cached: r.cached,
+        judgeSummary: r.summary,
+      };
+    },
+  },
+  binary: {
+    name: 'binary',
+    needs: 'lm',
+    settings: modeSettings,
+    async scorePairs(model, pairs, o = {}) {
+      const r = await judgePairs(lm('binary', model), pairs.map(asScorerPair), { method: 'binary', ...judgeGen(o), label: o.label, cache: o.cache });
+      return { results: pairs.map((p, i) => result(p, { correct: r.scores[i].correct, tie: r.scores[i].tie })), cached: r.cached, judgeSummary: r.summary };
+    },
+  },
+  rm: {
+    name: 'rm',
+    needs: 'rm',
+    settings: modeSettings,
+    async scorePairs(model, pairs, o = {}) {
+      if (!isPairScorer(model)) throw new Error('method rm needs a reward model (loadRewardModel), not a causal LM');
+      const scores = await model.scorePairs(pairs.map(asScorerPair), { mode: o.mode ?? 'faithful', label: o.label });
+      // the reward model's own loop caches (rm-scores/), but does not report hits through this contract
+      return { results: pairs.map((p, i) => result(p, scores[i])), cached: 0 };
+    },
+  },
+});
+
+/** The method called `name`, if it is one of `allowed` (default all); else a one-line error listing them. */
+export function getMethod(name: unknown, allowed: readonly MethodName[] = METHOD_NAMES): ScoringMethod {
+  if (typeof name !== 'string' || !(allowed as readonly string[]).includes(name)) {
+    throw new Error(`unknown method '${String(name)}': use ${allowed.join(', ')}`);
+  }
+  return METHODS[name as MethodName];
+}
