@@ -4,6 +4,7 @@
  * non-zero exit (set IPO_DEBUG=1 for stack traces).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { registerTrainingCommands } from './train-commands.ts';
 import { loadModel } from '../lib/models/load.ts';
 import { sequenceLogProb } from '../lib/models/checks.ts';
 import { DEFAULT_MODEL } from '../lib/models/resolve.ts';
@@ -245,6 +246,8 @@ program
     print(o, { checks, ok: checks.every((c) => c.status !== 'fail') }, () => doctorReport(checks));
     if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
   });
+
+registerTrainingCommands(program);
 
 program.exitOverride();
 try {

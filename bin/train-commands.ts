@@ -11,7 +11,7 @@ import type { LoraConfig } from '../lib/dpo/lora.ts';
 import type { OptimArgs } from '../lib/dpo/train-loop.ts';
 
 /** Flags shared by `sft` and `dpo`. */
-function trainingOptions(c: Command, d: { lr: number; lora: number; full: boolean }): Command {
+function trainingOptions(c: Command, d: { lr: number; lora?: number }): Command {
   return c
     .option('--lr <x>', `peak learning rate (official ${d.lr})`, floatArg('--lr', 0, Infinity, true), d.lr)
     .option('--epochs <n>', 'passes over the training data', intArg('--epochs', 1), 1)
@@ -26,7 +26,8 @@ function trainingOptions(c: Command, d: { lr: number; lora: number; full: boolea
     .option('--max-length <n>', 'max prompt + completion tokens (TRL max_length)', intArg('--max-length', 2), 1024)
     .option('--max-prompt-length <n>', 'max prompt tokens (TRL max_prompt_length)', intArg('--max-prompt-length', 1), 512)
     .addOption(new Option('--truncation-mode <m>', 'which end of a long prompt to keep (TRL truncation_mode)').choices(['keep_end', 'keep_start']).default('keep_end'))
-    .option('--lora-rank <n>', `LoRA rank r (official 256); 0 = full fine-tuning${d.full ? ' (default here)' : ''}`, intArg('--lora-rank', 0), d.lora)
+    .option('--lora-rank <n>', `LoRA rank r (official 256)${d.lora === undefined ? '; without it: full fine-tuning' : ''}`, intArg('--lora-rank', 1), d.lora)
+    .option('--full', 'full fine-tuning of every weight instead of LoRA')
     .option('--lora-alpha <x>', 'LoRA alpha (official 128)', floatArg('--lora-alpha', 0, Infinity, true), 128)
     .option('--lora-dropout <x>', 'LoRA dropout (official 0.05)', floatArg('--lora-dropout', 0, 1), 0.05)
     .option('--lora-targets <list>', "'all-linear' (official) or a comma list, e.g. q_proj,v_proj", 'all-linear')
@@ -37,7 +38,7 @@ function trainingOptions(c: Command, d: { lr: number; lora: number; full: boolea
 interface TrainFlags {
   lr: number; epochs: number; batchSize: number; gradAccum: number; warmupRatio: number; maxGradNorm: number; weightDecay: number;
   maxSteps?: number; evalSteps: number; saveSteps: number; maxLength: number; maxPromptLength: number; truncationMode: 'keep_end' | 'keep_start';
-  loraRank: number; loraAlpha: number; loraDropout: number; loraTargets: string; gradientCheckpointing: boolean; seed: number;
+  loraRank?: number; full?: boolean; loraAlpha: number; loraDropout: number; loraTargets: string; gradientCheckpointing: boolean; seed: number;
 }
 
 function optimFrom(o: TrainFlags): Partial<OptimArgs> {
@@ -48,7 +49,7 @@ function optimFrom(o: TrainFlags): Partial<OptimArgs> {
 }
 
 function loraFrom(o: TrainFlags): Partial<LoraConfig> | false {
-  if (o.loraRank === 0) return false;
+  if (o.full || o.loraRank === undefined) return false;
   const targets = o.loraTargets === 'all-linear' ? 'all-linear' as const : o.loraTargets.split(',').map((s) => s.trim()).filter(Boolean);
   return { rank: o.loraRank, alpha: o.loraAlpha, dropout: o.loraDropout, targetModules: targets, seed: o.seed };
 }
@@ -95,7 +96,7 @@ export function registerTrainingCommands(program: Command): void {
       });
     });
 
-  trainingOptions(modelCommand('sft'), { lr: 2e-5, lora: 0, full: true })
+  trainingOptions(modelCommand('sft'), { lr: 2e-5 })
     .description('supervised fine-tuning with a response-only loss (the paper\'s SFT stage for base models)')
     .requiredOption('--train <file>', 'JSONL: {"prompt","completion"}, {"instruction","response"/"output"} (Dolly/Alpaca) or {"messages"}')
     .option('--eval <file>', 'held-out examples in the same format (eval_loss)')
@@ -118,7 +119,7 @@ export function registerTrainingCommands(program: Command): void {
       });
     });
 
-  trainingOptions(modelCommand('dpo'), { lr: 5e-5, lora: 256, full: false })
+  trainingOptions(modelCommand('dpo'), { lr: 5e-5, lora: 256 })
     .description('DPO on preference pairs (TRL format), LoRA by default with the official hyperparameters; writes the merged policy')
     .requiredOption('--train <file>', 'TRL preference JSONL: {"prompt","chosen","rejected"} (strings or conversations)')
     .option('--eval <file>', 'held-out pairs for the eval_ metrics (before and after)')
@@ -145,7 +146,7 @@ export function registerTrainingCommands(program: Command): void {
           out: o.out, train: r.train, eval_before: strip(r.evalBefore), eval: strip(r.eval), steps: r.steps, resumedFrom: r.resumedFrom,
           skipped: r.skipped, file: { train: { file: train.file, skipped: train.skipped }, eval: evalF ? { file: evalF.file, skipped: evalF.skipped } : null },
         }, () => [
-          `DPO (${o.loss}, beta ${o.beta}${o.loraRank ? `, LoRA r=${o.loraRank}` : ', full fine-tuning'}): ${r.steps} steps on ${r.skipped.train.kept} pairs`,
+          `DPO (${o.loss}, beta ${o.beta}${loraFrom(o) ? `, LoRA r=${o.loraRank}` : ', full fine-tuning'}): ${r.steps} steps on ${r.skipped.train.kept} pairs`,
           `train: loss ${pct(r.train.loss)}, rewards/accuracies ${pct(r.train['rewards/accuracies'])}, rewards/margins ${pct(r.train['rewards/margins'])}`,
           r.eval ? `eval: rewards/accuracies ${pct(r.evalBefore?.['eval_rewards/accuracies'])} → ${pct(r.eval['eval_rewards/accuracies'])}, loss ${pct(r.evalBefore?.eval_loss)} → ${pct(r.eval.eval_loss)}` : 'eval: no --eval pairs',
           `wrote the merged policy to ${o.out} (--model ${o.out}); metrics in ${o.out}/metrics.jsonl`,
@@ -153,7 +154,7 @@ export function registerTrainingCommands(program: Command): void {
       });
     });
 
-  trainingOptions(modelCommand('self-improve'), { lr: 5e-5, lora: 256, full: false })
+  trainingOptions(modelCommand('self-improve'), { lr: 5e-5, lora: 256 })
     .description('the paper\'s loop, K rounds: sample N responses, let a judge (the model\'s own P(Yes) by default) pick best vs worst, DPO')
     .requiredOption('--prompts <file>', 'JSONL of {"instruction", "category"} (UltraFeedback-1k-Each style) or {"prompt"}')
     .requiredOption('--out <dir>', 'output: round-K/{samples,scores,pairs,metrics}.jsonl, round-K/policy/, round-K/eval.json')

@@ -74,6 +74,7 @@ test('single-item compute, duplicate keys computed once, cache: false writes not
   });
   assert.deepEqual(seen, [0, 1, 2]);
   assert.deepEqual(r.results, dup.map(f));
+  assert.equal(r.cached, 2, 'the two repeats count as cache hits');
   const off = await runCachedLoop(dup, {
     cacheName: 't/off', cache: false, label: 'off', keyParts: (it) => [it.id],
     compute: async (it) => f(it),

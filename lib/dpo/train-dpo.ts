@@ -20,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { contentHash } from '../util/cache';
 import { runCachedLoop } from '../util/cached-loop';
-import { modelFingerprint } from '../models/fingerprint';
+import { forgetFingerprint, modelFingerprint } from '../models/fingerprint';
 import type { TfCausalLM } from '../models/tf-causal-lm';
 import { writeSafetensors } from '../models/safetensors';
 import { collate, type TokenRow } from './collate';
@@ -240,9 +240,10 @@ export async function trainDpo(model: TfCausalLM, pairs: readonly PairInput[], o
       },
     });
 
+    if (!lora) forgetFingerprint(model); // full fine-tuning changed the weights in place
     // the merged policy as a model folder, and the adapter on its own (PEFT names) for LoRA runs
     const weights = lora ? lora.mergedWeightMap() : model.model.toWeightMap();
-    const baseModel = opts.baseModel ?? displayPath(model.ref);
+    const baseModel = displayPath(opts.baseModel ?? model.ref);
     const files = saveModelFolder(opts.outDir, model.ref, model.model.config, weights, {
       trainer: 'dpo',
       baseModel,

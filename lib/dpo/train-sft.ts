@@ -182,7 +182,7 @@ export async function trainSft(model: TfCausalLM, examples: readonly SftExample[
     const weights = lora ? lora.mergedWeightMap() : model.model.toWeightMap();
     const files = saveModelFolder(opts.outDir, model.ref, model.model.config, weights, {
       trainer: 'sft',
-      baseModel: opts.baseModel ?? displayPath(model.ref),
+      baseModel: displayPath(opts.baseModel ?? model.ref),
       steps: loop.totalSteps,
       details: { lora: lora ? lora.config : 'full fine-tuning', learning_rate: args.learningRate, epochs: args.epochs, examples: train.rows.length },
     });

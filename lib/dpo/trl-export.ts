@@ -15,6 +15,7 @@
  *   be overridden on its command line, `--help` lists them). Written for TRL ≥ 0.29 (DPOConfig / DPOTrainer
  *   `processing_class=` / peft `LoraConfig`, names read at TRL v1.9.0); see the script's docstring.
  * - `README.md`: how to install and run it, and where the merged model lands.
+ * Without `evalPairs` an `eval.jsonl` left in `outDir` by an earlier export is removed (the script would use it).
  *
  * `OFFICIAL_DPO_HYPERPARAMETERS` are `DPO/ours.py`'s (shared doc §5.3) with two documented exceptions: the base is
  * loaded in bf16, not 4-bit (`loadIn4bit: true` restores the official QLoRA; bitsandbytes needs CUDA), and the
@@ -22,7 +23,7 @@
  * `optim` is set. The max lengths are TRL ≥ 0.29's defaults (1024, keep_start); the official run's depended on its
  * unpinned TRL (quirk 19).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ChatMessage } from '../models/types';
 import { repoRoot } from '../util/paths';
@@ -217,10 +218,11 @@ function rows(fn: string, where: string, pairs: readonly TrlExportPair[]): unkno
   return pairs.map((p, i) => {
     if (!p || typeof p !== 'object') throw new Error(`${fn}: ${where}[${i}] must be an object`);
     if (typeof p.chosen !== 'string' || typeof p.rejected !== 'string') throw new Error(`${fn}: ${where}[${i}].chosen and .rejected must be strings`);
-    if (typeof p.prompt === 'string') return { prompt: p.prompt, chosen: p.chosen, rejected: p.rejected };
-    if (Array.isArray(p.prompt) && p.prompt.every((m) => m && typeof m.role === 'string' && typeof m.content === 'string')) {
+    const prompt: unknown = p.prompt;
+    if (typeof prompt === 'string') return { prompt, chosen: p.chosen, rejected: p.rejected };
+    if (Array.isArray(prompt) && prompt.every((m: ChatMessage) => m && typeof m.role === 'string' && typeof m.content === 'string')) {
       return {
-        prompt: p.prompt.map((m) => ({ role: m.role, content: m.content })),
+        prompt: (prompt as ChatMessage[]).map((m) => ({ role: m.role, content: m.content })),
         chosen: [{ role: 'assistant', content: p.chosen }],
         rejected: [{ role: 'assistant', content: p.rejected }],
       };
@@ -276,6 +278,8 @@ export function exportPairsForTrl(pairs: readonly TrlExportPair[], outDir: strin
   if (evalRows) {
     files.eval = join(dir, 'eval.jsonl');
     writeFileSync(files.eval, jsonl(evalRows));
+  } else {
+    rmSync(join(dir, 'eval.jsonl'), { force: true }); // a stale one would be picked up by the script's --eval default
   }
   writeFileSync(files.script, renderTrlScript(opts.model, h), { mode: 0o755 });
   const n = { train: train.length, eval: evalRows ? evalRows.length : 0 };

@@ -28,11 +28,13 @@ import {
 
 export * from './self-reward';
 export * from './binary-judge';
+export { PY_SPACE, PY_DIGIT, pyInt, formatOnce } from './python-compat';
 export {
-  PY_SPACE, PY_DIGIT, pyInt, formatOnce, effectivePromptLength, judgeGenerate, runJudgeLoop,
+  effectivePromptLength, judgeGenerate,
   JUDGE_DEFAULT_MAX_LENGTH, JUDGE_DEFAULT_MAX_NEW_TOKENS, JUDGE_DEFAULT_TEMPERATURE, JUDGE_DEFAULT_SEED,
-  type JudgeSampling, type JudgeGenerationOptions, type JudgeGeneration, type JudgeLoopOptions, type JudgeLoopResult,
-} from './judge-loop';
+  type JudgeSampling, type JudgeGenerationOptions, type JudgeGeneration,
+} from './judge-generate';
+export { runJudgeLoop, type JudgeLoopOptions, type JudgeLoopResult } from './judge-loop';
 
 export type JudgeMethod = 'self-reward' | 'binary';
 

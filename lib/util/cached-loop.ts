@@ -4,7 +4,8 @@
  * is used), and write every computed result to the cache at once, so a killed run resumes where it stopped.
  * Results keep the item order. A progress bar shows `progressInfo(resultsSoFar, cached)` after it.
  *
- * Items whose keys are equal are computed once: the key is, by contract, everything that decides the result.
+ * Items whose keys are equal are computed once: the key is, by contract, everything that decides the result. With
+ * the cache on, the repeats count as `cached` (they are what a cache read would have given).
  *
  * TypeScript infers `S` from the spec's properties left to right: write `compute` / `computeBatch` BEFORE
  * `progressInfo` in the object literal (or annotate `progressInfo`'s parameter), else `S` is fixed as `unknown`.
@@ -12,7 +13,7 @@
  * Used by the IPO scorer (`scorePairs`), the judges, the reward-model baseline and the sampler. Ground floor:
  * imports only `./cache` and `./progress`.
  */
-import { contentHash, ResultCache } from './cache';
+import { cacheEnabled, contentHash, ResultCache } from './cache';
 import { progress } from './progress';
 
 export interface CachedLoopSpec<I, S> {
@@ -56,7 +57,8 @@ export async function runCachedLoop<I, S>(items: readonly I[], spec: CachedLoopS
   const batchSize = spec.batchSize ?? 1;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`runCachedLoop(${spec.label}): batchSize must be a positive integer, got ${batchSize}`);
 
-  const cache = new ResultCache<S>(spec.cacheName, spec.cache === false ? { enabled: false } : {});
+  const useCache = spec.cache !== false && cacheEnabled();
+  const cache = new ResultCache<S>(spec.cacheName, { enabled: useCache });
   const results: (S | undefined)[] = new Array(items.length);
   const done: S[] = []; // results so far, in the order they were resolved (hits first), for progressInfo
   // Misses, grouped by key: the first item's index computes, every index with that key receives the result.
@@ -94,11 +96,13 @@ export async function runCachedLoop<I, S>(items: readonly I[], spec: CachedLoopS
       let ticked = 0;
       for (let j = 0; j < keys.length; j++) {
         cache.set(keys[j], out[j]);
-        for (const i of missIndices.get(keys[j])!) {
+        const at = missIndices.get(keys[j])!;
+        for (const i of at) {
           results[i] = out[j];
           done.push(out[j]);
           ticked++;
         }
+        if (useCache) cached += at.length - 1;
       }
       bar.tick(ticked, info());
     }
