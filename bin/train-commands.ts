@@ -163,6 +163,7 @@ export function registerTrainingCommands(program: Command): void {
     .option('--reward-model <ref>', 'reward model for --judge rm (transformers.js sequence classifier folder or hub id)')
     .addOption(new Option('--mode <m>', 'faithful = every official quirk; fixed = repaired (chat template, drop tied/identical pairs, held-out eval)').choices(['faithful', 'fixed']).default('faithful'))
     .addOption(new Option('--preset <name>', 'ipo judge: paper = official; exact').choices(['paper', 'exact']).default('paper'))
+    .addOption(new Option('--prompt-format <f>', 'sampling input: raw instruction (faithful default) or the chat template (fixed default)').choices(['raw', 'chat']))
     .option('--n <n>', 'responses per prompt', intArg('--n', 2), 4)
     .option('--temperature <t>', 'sampling temperature', floatArg('--temperature', 0), 0.7)
     .option('--top-p <p>', 'nucleus mass', floatArg('--top-p', 0, 1, true), 1)
@@ -171,7 +172,7 @@ export function registerTrainingCommands(program: Command): void {
     .option('--limit <n>', 'first N usable prompts', intArg('--limit', 1))
     .option('--beta <x>', 'DPO beta', floatArg('--beta', 0, Infinity, true), 0.1)
     .addOption(new Option('--loss <type>', "TRL loss_type ('ipo' = Azar et al., not this paper)").choices([...DPO_LOSS_TYPES]).default('sigmoid'))
-    .action(async (o: ModelOpts & TrainFlags & { prompts: string; out: string; rounds: number; judge: 'ipo' | 'self-reward' | 'rm'; rewardModel?: string; mode: 'faithful' | 'fixed'; preset: 'paper' | 'exact'; n: number; temperature: number; topP: number; maxNewTokens: number; judgeMaxNewTokens?: number; limit?: number; beta: number; loss: DpoLossType }) => {
+    .action(async (o: ModelOpts & TrainFlags & { prompts: string; out: string; rounds: number; judge: 'ipo' | 'self-reward' | 'rm'; rewardModel?: string; mode: 'faithful' | 'fixed'; preset: 'paper' | 'exact'; n: number; temperature: number; topP: number; maxNewTokens: number; judgeMaxNewTokens?: number; limit?: number; beta: number; loss: DpoLossType; promptFormat?: 'raw' | 'chat' }) => {
       if (o.engine === 'onnx') throw new Error('self-improve trains the policy, which needs the tf engine');
       const { readPromptFile, formatPromptReport } = await import('../lib/data/prompts.ts');
       const { selfImprove } = await import('../lib/self-improve/rounds.ts');
@@ -190,7 +191,7 @@ export function registerTrainingCommands(program: Command): void {
           judge: (policy) => o.judge === 'ipo' ? judges.ipoJudge(policy, { preset: o.preset })
             : o.judge === 'self-reward' ? judges.selfRewardJudge(policy, { mode: o.mode, maxNewTokens: o.judgeMaxNewTokens })
               : judges.rewardModelJudge(rm!, { mode: o.mode }),
-          sample: { n: o.n, temperature: o.temperature, topP: o.topP, maxNewTokens: o.maxNewTokens, seed: o.seed },
+          sample: { n: o.n, temperature: o.temperature, topP: o.topP, maxNewTokens: o.maxNewTokens, seed: o.seed, ...(o.promptFormat ? { promptFormat: o.promptFormat } : {}) },
           dpo: {
             ...optimFrom(o), beta: o.beta, lossType: o.loss, lora: loraFrom(o), maxLength: o.maxLength, maxPromptLength: o.maxPromptLength,
             truncationMode: o.truncationMode, gradientCheckpointing: o.gradientCheckpointing,

@@ -275,7 +275,7 @@ test('faithful mode: official prompt, T 0.7, 100 tokens, reseeded with 42 for ev
       return [...m.encode(answers[seen.length - 1], { addSpecialTokens: false }), 2];
     },
   });
-  const qs = [mkQ('s1', 0, 'x', 2), mkQ('s1', 1, 'x', 1), mkQ('s2', 0, 'x', 0)];
+  const qs = [mkQ('s1', 0, 'x', 2), mkQ('s1', 1, 'x', 1), mkQ('s2', 2, 'x', 0)];
   const r = await evaluateMmlu(m, qs, { mode: 'faithful', cache: false });
   assert.equal(seen.length, 3);
   for (const s of seen) {
@@ -318,12 +318,13 @@ test('TinyStories-656K: both modes on 3 questions; log-probs match an independen
       assert.ok(q.logProbs.every((x) => Number.isFinite(x) && x < 0));
       assert.equal(q.prediction, q.logProbs.indexOf(Math.max(...q.logProbs)));
     }
-    // independent: log P(prompt + " B") − log P(prompt) from whole-sequence teacher forcing
+    // independent: log P(prompt + " B") − log P(c), c = the ids the four "prompt + ' X'" encodings share, from
+    // whole-sequence teacher forcing (the normaliser P(c) is the same for the four options)
     const prompt = mmluPrompt(qs[0]);
-    const full = model.encode(`${prompt} B`);
-    const base = model.encode(prompt);
+    const encs = ['A', 'B', 'C', 'D'].map((l) => model.encode(`${prompt} ${l}`));
+    const full = encs[1];
     let c = 0;
-    while (c < base.length && full[c] === base[c]) c++;
+    while (encs.every((e) => e[c] === full[c])) c++;
     const lpFull = (await model.continuationLogProb(full.slice(0, 1), full.slice(1))).total;
     const lpPrefix = c > 1 ? (await model.continuationLogProb(full.slice(0, 1), full.slice(1, c))).total : 0;
     assert.ok(Math.abs(lpFull - lpPrefix - r.questions[0].logProbs[1]) < 2e-3, `${lpFull - lpPrefix} vs ${r.questions[0].logProbs[1]}`);

@@ -64,7 +64,7 @@ export interface MmluLoglikResult {
   answer: number;
   /** argmax of `logProbs` (first on ties) */
   prediction: number;
-  /** log P(" A") … log P(" D") after the prompt */
+  /** log P(prompt + " X") − log P(c) for X = A…D, c = the ids the four encodings share (= log P(" X" | prompt) when " X" is one id) */
   logProbs: number[];
   correct: boolean;
   /** dev examples actually in the prompt */
@@ -150,7 +150,7 @@ export function mmluExample(q: MmluQuestion, includeAnswer: boolean): string {
 
 /** hendrycks `gen_prompt(dev, subject, k) + format_example(test, i, include_answer=False)`. */
 export function mmluPrompt(q: MmluQuestion, shots: readonly MmluQuestion[] = []): string {
-  return `The following are multiple choice questions (with answers) about${formatMmluSubject(q.subject)}.\n\n${shots.map((s) => mmluExample(s, true)).join('')}${mmluExample(q, false)}`;
+  return `The following are multiple choice questions (with answers) about ${formatMmluSubject(q.subject)}.\n\n${shots.map((s) => mmluExample(s, true)).join('')}${mmluExample(q, false)}`;
 }
 
 /** `sample_mmlu.py` `format_instruction` (numbered choices 1..4), without the [INST] wrapper. */
