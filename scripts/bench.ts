@@ -8,7 +8,11 @@
  *     kit's exported graph):
  *       prefill-128 / prefill-512  `nextTokenLogProbsBatch([ids])`, one sequence;
  *       decode                     tokens/s of `generate` with the KV cache (time of 1+n tokens minus time of 1);
- *       ipo-pair                   `scorePair` with the paper preset on RewardBench-like ~300-token IPO prompts.
+ *       ipo-pair                   `scorePair` with the paper preset on RewardBench-like ~300-token IPO prompts;
+ *       dpo-step-512 (tf only)     one DPO step on a [chosen; rejected] pair of 512 tokens each: reference log-probs
+ *                                  with the adapters off, then policy forward + backward with LoRA r = 8 on every
+ *                                  linear and per-layer checkpointing (no optimizer update); wasm heap and peak RSS
+ *                                  in the row's detail. On the 135M model one warm-up + one timed step (~3 min).
  *  3. A table: median time of k runs after warm-up, tokens/s, achieved GFLOP/s and ratio = achieved / peak of the
  *     same engine, printed and written to reports/bench.json and reports/bench.md.
  *
@@ -20,7 +24,8 @@
  * Models: `tinystories-656k` (the shared embedded model) and `smollm2-135m-random`, a SmolLM2-135M-shaped model with
  * RANDOM weights made once under .cache/bench/ (speed only; its outputs mean nothing). Any model folder also works.
  *
- *   npm run bench                       # both models, both engines (< 5 min on 2 cores)
+ *   npm run bench                       # both models, both engines (~8 min on 2 cores, 3 of them the 135M DPO step)
+ *   npm run bench -- --models smollm2-135m-random --engines tf --workloads dpo   # just the DPO-step row
  *   npm run bench -- --quick            # TinyStories only, 3 runs each
  *   npm run bench -- --models smollm2-135m-random --engines onnx --json
  */
@@ -41,10 +46,14 @@ import { rebuildRewardBench } from '../lib/data/rewardbench-rebuild.ts';
 import { buildIpoPrompt } from '../lib/scoring/prompt.ts';
 import { resolveTemplate } from '../lib/scoring/templates.ts';
 import { scorePair, type IpoPair } from '../lib/scoring/yes-no.ts';
+import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
+import { logSigmoid } from '../lib/models/tf-grad-fixes.ts';
+import { sequenceLogps } from '../lib/dpo/logps.ts';
+import { LoraAdapters } from '../lib/dpo/lora.ts';
 import { findAsset, kitCacheDir, repoRoot } from '../lib/util/paths.ts';
 import { formatDuration, progress, type ProgressBar } from '../lib/util/progress.ts';
 import {
-  classifyTfKernels, decodeFlops, fmtMs, fmtSig, forwardFlops, gflopsPerSecond, llamaParamCounts, markdownTable, measure,
+  batchForwardFlops, classifyTfKernels, decodeFlops, fmtMs, fmtSig, forwardFlops, gflopsPerSecond, llamaParamCounts, markdownTable, measure,
   ortMatmulPeak, peakOf, PEAK_SHAPES, ratioToPeak, shapeLabel, textTable, tfMatmulPeak,
   type FlopCount, type HeadRows, type KernelResult, type Measurement, type MeasureOptions, type TfKernelBucket, type TfKernelRecord,
 } from '../lib/bench/index.ts';
@@ -63,7 +72,10 @@ interface Opts {
   json?: boolean;
   out: string;
   profile: boolean;
+  workloads: string;
 }
+
+const WORKLOADS = ['prefill', 'decode', 'ipo', 'dpo'] as const;
 
 function intArg(name: string, min: number) {
   return (v: string): number => {
@@ -82,6 +94,7 @@ const program = new Command('bench')
   .option('--json', 'print one JSON object on stdout (the table goes to stderr)')
   .option('--out <dir>', 'folder for bench.json and bench.md', 'reports')
   .option('--no-profile', 'skip the TensorFlow.js kernel profile of one prefill-128 pass')
+  .addOption(new Option('--workloads <list>', `comma-separated: ${WORKLOADS.join(', ')} (dpo runs on the tf engine only)`).default(WORKLOADS.join(',')))
   .configureOutput({ outputError: (str, write) => write(`bench: ${str.split('\n').filter(Boolean)[0].replace(/^error: /, '')} (see npm run bench -- --help)\n`) });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -239,7 +252,7 @@ function ipoPairs(m: CausalLM, count: number): PairSet {
 // ---------------------------------------------------------------------------------------------------------------
 // results
 
-type Kind = 'kernel' | 'prefill' | 'decode' | 'ipo';
+type Kind = 'kernel' | 'prefill' | 'decode' | 'ipo' | 'train';
 
 interface BenchRow {
   model: string;
@@ -255,7 +268,7 @@ interface BenchRow {
   reps: number;
   samplesMs: number[];
   tokensPerS: number;
-  /** IPO: pairs/s. */
+  /** IPO and DPO: pairs/s. */
   pairsPerS?: number;
   /** FLOPs per timed unit. */
   flops: FlopCount;
@@ -378,6 +391,83 @@ async function ipo(ctx: Ctx, set: PairSet): Promise<void> {
   });
 }
 
+/** LoRA of the DPO-step row: r = 8 on every linear (PEFT 'all-linear'), the usual alpha = 2r, a little dropout. */
+const BENCH_LORA = { rank: 8, alpha: 16, dropout: 0.05, targetModules: 'all-linear' as const, seed: 0 };
+
+/** Size of the wasm backend's heap (it only grows, so this is its peak), in bytes; NaN off wasm. */
+function wasmHeapBytes(): number {
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap ? heap.buffer.byteLength : NaN;
+}
+
+/**
+ * One DPO step as lib/dpo/train-dpo.ts takes it, on one pair batched `[chosen; rejected]` (B = 2, T = min(512, max
+ * length), a shared prompt of T/4 tokens, completions of 3T/4): reference completion log-probs with the adapters
+ * off (no gradients), then −log σ(β·((πc − rc) − (πr − rr))) with `tf.variableGrads` over the LoRA variables,
+ * training pass (dropout) with per-layer checkpointing. No optimizer update (AdamW is a few elementwise ops on the
+ * 4.9M LoRA parameters of the 135M model). FLOPs: 3 × the policy forward (forward + backward; the checkpoint's
+ * recomputation is not counted, as in MFU) + the reference forward, LM-head rows = completion tokens.
+ */
+async function dpoStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
+  const lm = ctx.m as TfCausalLM;
+  const model = lm.model;
+  const T = Math.min(512, lm.maxLength);
+  const P = Math.floor(T / 4);
+  const text = textIds(lm, 2 * T);
+  const chosen = text.slice(0, T);
+  const rejected = [...chosen.slice(0, P), ...text.slice(T + P, 2 * T)];
+  const ids = tf.tensor2d([chosen, rejected], [2, T], 'int32');
+  const mask = tf.tensor2d(Array.from({ length: 2 * T }, (_, i) => (i % T >= P ? 1 : 0)), [2, T]);
+  const lora = new LoraAdapters(model, BENCH_LORA);
+  model.setAdapter(lora);
+  const big = llamaParamCounts(ctx.spec.config).total > 50e6;
+  const mopts: MeasureOptions = opts.reps !== undefined ? ctx.mopts : big ? { warmup: 1, minReps: 1, maxReps: 1 } : ctx.mopts;
+  const split: { refMs: number; policyMs: number }[] = [];
+  let loss = NaN;
+  try {
+    const { value: meas, cpuPerWall } = await withCpu(() => measure(async (run) => {
+      const t0 = performance.now();
+      lora.enabled = false;
+      const ref = tf.tidy(() => sequenceLogps(model, ids, mask).sum);
+      await ref.data();
+      lora.enabled = true;
+      const t1 = performance.now();
+      lora.setStep(run);
+      const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+        const { sum, count } = sequenceLogps(model, ids, mask, { training: true, checkpoint: true });
+        count.dispose();
+        const d = tf.sub(sum, ref); // [2]: policy − reference, [chosen, rejected]
+        const margin = tf.sub(tf.slice(d, [0], [1]), tf.slice(d, [1], [1]));
+        return tf.neg(tf.sum(logSigmoid(tf.mul(margin, 0.1)))) as tf.Scalar;
+      }), lora.variables);
+      loss = (await value.data())[0];
+      await Promise.all(Object.values(grads).map((g) => g.data()));
+      tf.dispose([value, ref, ...Object.values(grads)]);
+      if (run >= (mopts.warmup ?? 1)) split.push({ refMs: t1 - t0, policyMs: performance.now() - t1 });
+    }, mopts));
+    const rows = T - P;
+    const forward = batchForwardFlops(ctx.spec.config, [T, T], rows); // one forward of the pair (policy or reference)
+    const f = (k: keyof FlopCount) => 3 * forward[k] + forward[k];
+    const flops: FlopCount = { body: f('body'), head: f('head'), attention: f('attention'), total: f('total'), withAttention: f('withAttention') };
+    const mid = split[Math.floor(split.length / 2)] ?? { refMs: NaN, policyMs: NaN };
+    pushRow(ctx, {
+      workload: `dpo-step-${T}`, kind: 'train', tokens: 2 * T, headRows: String(rows), medianMs: meas.medianMs, minMs: meas.minMs,
+      reps: meas.reps, samplesMs: meas.samplesMs, tokensPerS: ((2 * T) / meas.medianMs) * 1000, pairsPerS: 1000 / meas.medianMs, flops, cpuPerWall,
+      detail: {
+        warmupMs: meas.warmupMs, lora: BENCH_LORA, loraParams: lora.numParameters, promptTokens: P, completionTokens: rows,
+        referenceMs: mid.refMs, policyForwardBackwardMs: mid.policyMs, loss,
+        // process-wide maxima at the end of this row (the wasm heap never shrinks)
+        wasmHeapGB: wasmHeapBytes() / 2 ** 30, peakRssGB: (process.resourceUsage().maxRSS * 1024) / 2 ** 30,
+        note: 'FLOPs = 3 × policy forward + reference forward; the per-layer recomputation is extra work not counted',
+      },
+    });
+  } finally {
+    model.setAdapter(null);
+    lora.dispose();
+    tf.dispose([ids, mask]);
+  }
+}
+
 /** One profiled prefill-128 pass of the TF engine: where the kernel time goes. */
 async function tfProfile(ctx: Ctx, T: number): Promise<TfProfile> {
   const ids = textIds(ctx.m, T);
@@ -451,6 +541,10 @@ function observations(rows: BenchRow[], peaks: Record<string, number>, profiles:
         : `the weights fit in cache, so per-step overhead (kernel launches, logits readback, sampling) dominates.`));
     }
   }
+  for (const r of rows.filter((x) => x.kind === 'train')) {
+    const d = r.detail ?? {};
+    out.push(`${r.model} tf ${r.workload}: ${fmtSig(r.medianMs / 1000)} s per pair (reference ${fmtSig((d.referenceMs as number) / 1000)} s + policy forward/backward ${fmtSig((d.policyForwardBackwardMs as number) / 1000)} s), ratio ${fmtSig(r.ratio, 2)}, ≈ ${fmtSig((r.medianMs * 1000) / 3.6e6)} h per 1,000 pairs; wasm heap ${fmtSig(d.wasmHeapGB as number)} GB (of 4), peak RSS ${fmtSig(d.peakRssGB as number)} GB.`);
+  }
   for (const p of profiles) {
     const w = p.buckets.find((b) => b.category === 'weight matmul')!;
     const a = p.buckets.find((b) => b.category === 'attention matmul')!;
@@ -480,8 +574,12 @@ async function main(o: Opts): Promise<void> {
   for (const name of modelNames) specs.push(await prepareModel(name));
   log(`models ready (${specs.map((s) => `${s.key} ${s.prepSeconds.toFixed(1)} s`).join(', ')})`);
 
-  const workloadsPerEngine = 4 + 1; // prefill ×2, decode, ipo + load
-  const steps = 2 * engines.length + specs.length * engines.length * workloadsPerEngine + (o.profile && engines.includes('tf') ? specs.length : 0);
+  const wl = new Set(o.workloads.split(',').map((s) => s.trim()).filter(Boolean));
+  for (const w of wl) if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload '${w}': use ${WORKLOADS.join(', ')}`);
+  if (!wl.size) throw new Error('--workloads is empty');
+  const perEngine = (e: string) => 1 + (wl.has('prefill') ? 2 : 0) + (wl.has('decode') ? 1 : 0) + (wl.has('ipo') ? 1 : 0) + (wl.has('dpo') && e === 'tf' ? 1 : 0);
+  const profiling = o.profile && wl.has('prefill');
+  const steps = 2 * engines.length + specs.length * engines.reduce((a, e) => a + perEngine(e), 0) + (profiling && engines.includes('tf') ? specs.length : 0);
   const bar = progress({ total: steps, label: 'bench' });
   const peakRuns: Record<'start' | 'end', KernelResult[]> = { start: [], end: [] };
   const runPeaks = async (when: 'start' | 'end') => {
@@ -510,15 +608,21 @@ async function main(o: Opts): Promise<void> {
         bar.tick(1, { info: `${spec.key} ${engine} loaded` });
         const ctx: Ctx = { spec, engine, m, mopts, bar, rows };
         try {
-          await prefill(ctx, 128);
-          await prefill(ctx, Math.min(512, m.maxLength));
-          await decode(ctx);
-          const tp = performance.now();
-          const set = ipoPairs(m, (mopts.warmup ?? 1) + (mopts.maxReps ?? 3));
-          if (!pairSources[spec.key]) log(`${spec.key}: ${set.pairs.length} IPO pairs from ${set.source} (${((performance.now() - tp) / 1000).toFixed(1)} s to select)`);
-          pairSources[spec.key] = set.source;
-          await ipo(ctx, set);
-          if (engine === 'tf' && o.profile) profiles.push(await tfProfile(ctx, 128));
+          if (wl.has('prefill')) {
+            await prefill(ctx, 128);
+            await prefill(ctx, Math.min(512, m.maxLength));
+          }
+          if (wl.has('decode')) await decode(ctx);
+          if (wl.has('ipo')) {
+            const tp = performance.now();
+            const set = ipoPairs(m, (mopts.warmup ?? 1) + (mopts.maxReps ?? 3));
+            if (!pairSources[spec.key]) log(`${spec.key}: ${set.pairs.length} IPO pairs from ${set.source} (${((performance.now() - tp) / 1000).toFixed(1)} s to select)`);
+            pairSources[spec.key] = set.source;
+            await ipo(ctx, set);
+          }
+          if (engine === 'tf' && profiling) profiles.push(await tfProfile(ctx, 128));
+          // last: the DPO step grows the wasm heap the most, and its detail reports the process peaks
+          if (engine === 'tf' && wl.has('dpo')) await dpoStep(ctx, { reps: o.reps });
         } finally {
           m.dispose();
         }

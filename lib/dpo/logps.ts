@@ -88,7 +88,10 @@ function pickLogps(model: LlamaTF, ids: tf.Tensor2D, { B, T, rows, targets, posi
     const logp = tf.logSoftmax(model.logits(picked, { training: !!opts.training })); // [R, V]
     const flat = tf.tensor1d(targets.map((id, r) => r * V + id), 'int32');
     const lp = tf.gather(tf.reshape(logp, [-1]), flat); // [R]
-    return tf.reshape(tf.unsortedSegmentSum(lp, tf.tensor1d(positions, 'int32'), B * T), [B, T]) as tf.Tensor2D;
+    // back to [B, T]: position b·T + t reads lp[r] for its counted token, or the appended 0 (index R)
+    const index = new Int32Array(B * T).fill(rows.length);
+    positions.forEach((pos, r) => { index[pos] = r; });
+    return tf.reshape(tf.gather(tf.concat([lp, tf.zeros([1])]), tf.tensor1d(index, 'int32')), [B, T]) as tf.Tensor2D;
   });
 }
 

@@ -4,18 +4,21 @@
  *
  * What TRL does (huggingface/trl, read at the tags named; `DPOTrainer` = trl/trainer/dpo_trainer.py):
  *
- * - TRL 0.13 – 0.28 (`DPOTrainer.tokenize_row`, e.g. v0.27.0; the era of the official IPO code, which passes
- *   `tokenizer=` and `evaluation_strategy=`):
+ * - TRL 0.12 – 0.28 (`DPOTrainer.tokenize_row`, read at v0.12.0, v0.14.0 and v0.27.0; the era of the official IPO
+ *   code, which passes `tokenizer=` and `evaluation_strategy=`):
  *   1. `prompt_ids = tokenizer(prompt, add_special_tokens=False)`, `completion_ids = tokenizer(completion,
  *      add_special_tokens=False) + [eos_token_id]` — separately, and NO BOS for decoder-only models (`_prepare_dataset`
- *      passes `add_special_tokens=False`; BOS/EOS around the prompt are only for encoder-decoders);
+ *      passes `add_special_tokens=False`, `is_encoder_decoder` in 0.12–0.13; BOS/EOS around the prompt are only for
+ *      encoder-decoders);
  *   2. `prompt_ids = prompt_ids[-max_prompt_length:]` (keeps the END of the prompt, whatever `truncation_mode`);
  *      `completion_ids = completion_ids[:max_completion_length]` (keeps the start; the EOS can be cut);
  *   3. in `concatenated_forward`, prompt + completion is cut to `max_length`: `truncation_mode='keep_end'` (the default
  *      up to 0.28) keeps the LAST `max_length` ids (the prompt loses its start), `'keep_start'` the first ones.
- *   DPOConfig defaults: max_prompt_length 512, max_completion_length None, max_length 1024, keep_end
- *   (v0.27.0 trl/trainer/dpo_config.py). TRL ≤ 0.11 instead truncated the prompt by `truncation_mode` only when the
- *   pair was too long, then cut responses to `max_length − max_prompt_length` (not modelled here).
+ *   DPOConfig defaults from v0.14.0 to v0.28: max_prompt_length 512, max_completion_length None, max_length 1024,
+ *   keep_end; in v0.12–0.13 all three lengths default to None (no truncation).
+ *   TRL ≤ 0.11 (v0.11.4 `_truncate_tokens`) added BOS to the prompt, truncated it by `truncation_mode` only when the
+ *   pair (with the LONGER response) exceeded `max_length`, then cut responses to `max_length − max_prompt_length`;
+ *   that pair-level rule is not modelled here.
  * - TRL ≥ 0.29 (the DPO refactor, huggingface/trl#3906; v1.9.0 read): `max_prompt_length` and
  *   `max_completion_length` are gone. Non-conversational rows get `eos_token` appended to chosen/rejected as TEXT
  *   (unless already there), then `prompt_ids = tokenizer(prompt)` (WITH special tokens, so Llama gets its BOS) and
@@ -26,18 +29,18 @@
  *   from the dataset (`_prepare_dataset`).
  *
  * The kit (`tokenizePair`):
- * - `completionTokenization: 'separate'` (default, the kit's convention and TRL 0.13–0.28's completion side):
+ * - `completionTokenization: 'separate'` (default, the kit's convention and TRL 0.12–0.28's completion side):
  *   `completion = encode(completion, no special tokens) + [EOS]`; `'joint'`: TRL ≥ 0.29,
  *   `encode(prompt + completion)` split at the prompt's length, then `[EOS]` appended (the kit's tokenizers do not map
  *   the EOS *string* to the EOS id, so the id is appended; for Hugging Face tokenizers, where the EOS string is a
  *   special token, this is the same ids). A joint encoding that does not start with the prompt ids is counted
  *   (`promptMismatch`), as TRL warns.
  * - `promptSpecialTokens` (default true): `encode(prompt)` with the tokenizer's special tokens (BOS for
- *   Llama/Mistral/TinyStories, nothing for SmolLM2/Qwen), as TRL ≥ 0.29 does; false gives TRL 0.13–0.28's prompt.
- * - `maxPromptLength` (default null = none): keep the LAST ids of the prompt (TRL 0.13–0.28). The special prefix
- *   (BOS) is kept in front: TRL 0.13–0.28 tokenized prompts without special tokens, so it never had a BOS to lose.
+ *   Llama/Mistral/TinyStories, nothing for SmolLM2/Qwen), as TRL ≥ 0.29 does; false gives TRL 0.12–0.28's prompt.
+ * - `maxPromptLength` (default null = none): keep the LAST ids of the prompt (TRL 0.12–0.28). The special prefix
+ *   (BOS) is kept in front: TRL 0.12–0.28 tokenized prompts without special tokens, so it never had a BOS to lose.
  * - `maxCompletionLength` (default null): keep the FIRST ids of the completion (the EOS may be cut).
- * - `maxLength` (default 1024, the default of every TRL since 0.12) on prompt + completion, by `truncationMode`
+ * - `maxLength` (default 1024, TRL's default since 0.14) on prompt + completion, by `truncationMode`
  *   (default `'keep_start'`, TRL ≥ 0.29): keep_start keeps the first ids (completion cut first; a prompt that alone
  *   fills `maxLength` leaves no completion id: `dropped: true`, the row TRL ≥ 0.29 drops); keep_end keeps the last ids
  *   (the prompt loses its start, BOS included, exactly as TRL slices `input_ids[:, -max_length:]`). `maxLength` is
@@ -57,15 +60,15 @@ export type CompletionTokenization = 'separate' | 'joint';
 export interface TokenizePairOptions {
   /** Cap on prompt + completion ids (TRL `max_length`). Default 1024; null = no cap (the model's maxLength still applies). */
   maxLength?: number | null;
-  /** Keep the last `maxPromptLength` prompt ids (TRL ≤ 0.28 `max_prompt_length`). Default null (none). */
+  /** Keep the last `maxPromptLength` prompt ids (TRL 0.12–0.28 `max_prompt_length`). Default null (none). */
   maxPromptLength?: number | null;
-  /** Keep the first `maxCompletionLength` completion ids (TRL ≤ 0.28 `max_completion_length`). Default null. */
+  /** Keep the first `maxCompletionLength` completion ids (TRL 0.12–0.28 `max_completion_length`). Default null. */
   maxCompletionLength?: number | null;
   /** How `maxLength` cuts (TRL `truncation_mode`). Default 'keep_start'. */
   truncationMode?: TrlTruncationMode;
   /** Default 'separate' (see the file comment). */
   completionTokenization?: CompletionTokenization;
-  /** encode(prompt) with special tokens (BOS). Default true. */
+  /** encode(prompt) with special tokens (BOS). Default true (TRL ≥ 0.29); TRL 0.12–0.28: false. */
   promptSpecialTokens?: boolean;
 }
 
@@ -80,8 +83,8 @@ export interface ResolvedTokenizeOptions {
 
 /** The settings of the two TRL generations (see the file comment), to spread into `TokenizePairOptions`. */
 export const TRL_TOKENIZATION = {
-  /** TRL 0.13 – 0.28 `tokenize_row` + `concatenated_forward`, DPOConfig defaults (v0.27.0). */
-  'trl-0.13': {
+  /** TRL 0.12 – 0.28 `tokenize_row` + `concatenated_forward`, DPOConfig defaults of v0.14 – v0.28 (read at v0.27.0). */
+  'trl-0.14': {
     maxLength: 1024, maxPromptLength: 512, maxCompletionLength: null, truncationMode: 'keep_end',
     completionTokenization: 'separate', promptSpecialTokens: false,
   },

@@ -111,6 +111,7 @@ export interface TrlExportOptions {
 }
 
 export interface TrlExportResult {
+  /** `outDir` as given; `files` are joined to it (relative when it was) */
   dir: string;
   files: { train: string; eval?: string; script: string; readme: string };
   rows: { train: number; eval: number };
@@ -270,8 +271,9 @@ export function exportPairsForTrl(pairs: readonly TrlExportPair[], outDir: strin
   const evalRows = opts.evalPairs === undefined ? null : rows(fn, 'evalPairs', opts.evalPairs);
   const h: TrlDpoHyperparameters = { ...OFFICIAL_DPO_HYPERPARAMETERS, ...(opts.hyperparameters ?? {}) } as TrlDpoHyperparameters;
   checkHyperparameters(h);
-  const dir = resolve(outDir);
-  mkdirSync(dir, { recursive: true });
+  if (typeof outDir !== 'string' || !outDir) throw new Error(`${fn}: outDir must be a folder path`);
+  const dir = outDir; // returned paths stay as the caller wrote them (relative in, relative out)
+  mkdirSync(resolve(dir), { recursive: true });
   const jsonl = (rs: unknown[]) => rs.map((r) => `${JSON.stringify(r)}\n`).join('');
   const files: TrlExportResult['files'] = { train: join(dir, 'train.jsonl'), script: join(dir, 'train_dpo.py'), readme: join(dir, 'README.md') };
   writeFileSync(files.train, jsonl(train));

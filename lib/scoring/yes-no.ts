@@ -444,26 +444,29 @@ export async function scorePair(model: CausalLM, pair: IpoPair, opts?: IpoOption
 }
 
 /**
- * Score many pairs, results in input order, the way TRL's DPOTrainer runs a preference batch ("We do this to avoid
- * doing two forward passes", `concatenated_forward`): per chunk of k = ⌊batchSize / 2⌋ pairs (default 4), the 2k
- * sequences `[chosen_1 … chosen_k; rejected_1 … rejected_k]` go to ONE `nextTokenLogProbsBatch` call (`'paper'`),
- * and the result is split back into its two halves. So the ONNX engine's left-padded batching is used. `'exact'`
- * scores item by item, as `pYesBatch`. The numbers equal `scorePair`'s up to the engine's float noise from padding
- * (< 1e-5 on the tf engine, `test/scoring-e2e.test.ts`). All pairs are validated before the model runs.
+ * Score many pairs, results in input order. All 2n responses `[chosen_1 … chosen_n; rejected_1 … rejected_n]` go to
+ * the engine together, as TRL's DPOTrainer runs a preference batch in one forward ("We do this to avoid doing two
+ * forward passes", `concatenated_forward`), so the ONNX engine's left-padded batching is used. They are ordered by
+ * length first and cut into calls of `batchSize` sequences (default 8; Hugging Face's `group_by_length`): a batch is
+ * padded to its longest sequence, and on a CPU padding is pure waste (measured here: chosen and rejected of one pair
+ * in one call, unsorted, scored 25-40 % fewer pairs/s than two single calls). Results are put back in input order.
+ * `'exact'` scores item by item, as `pYesBatch`. The numbers equal `scorePair`'s up to the engine's float noise from
+ * padding (< 1e-6 measured on both engines). All pairs are validated before the model runs.
  */
 export async function scorePairBatch(model: CausalLM, pairs: IpoPair[], opts?: IpoOptions): Promise<IpoPairScore[]> {
   if (!Array.isArray(pairs)) throw new Error(`scorePairBatch: pairs must be an array, got ${describe(pairs)}`);
-  const o = resolveOptions('scorePairBatch', opts);
+  resolveOptions('scorePairBatch', opts);
   pairs.forEach((p, i) => checkIpoPair('scorePairBatch', `pairs[${i}]`, p));
-  const k = Math.max(1, Math.floor(o.batchSize / 2));
+  const n = pairs.length;
+  const item = (p: IpoPair, response: string): IpoItem => ({ instruction: p.instruction, response, category: p.category, template: p.template });
+  const items = [...pairs.map((p) => item(p, p.chosen)), ...pairs.map((p) => item(p, p.rejected))]; // [chosen; rejected]
+  // length in characters stands in for length in tokens (the template is the same for both sides of a pair)
+  const size = (it: IpoItem) => it.instruction.length + it.response.length + (it.template?.length ?? 0);
+  const order = items.map((_, i) => i).sort((a, b) => size(items[a]) - size(items[b]) || a - b);
+  const sorted = await pYesBatch(model, order.map((i) => items[i]), opts);
+  const scores: IpoScore[] = new Array(items.length);
+  order.forEach((i, j) => { scores[i] = sorted[j]; });
   const out: IpoPairScore[] = [];
-  for (let s = 0; s < pairs.length; s += k) {
-    const chunk = pairs.slice(s, s + k);
-    const item = (p: IpoPair, response: string): IpoItem => ({ instruction: p.instruction, response, category: p.category, template: p.template });
-    const items = [...chunk.map((p) => item(p, p.chosen)), ...chunk.map((p) => item(p, p.rejected))]; // [chosen; rejected]
-    const scores = await pYesBatch(model, items, { ...opts, batchSize: items.length });
-    const n = chunk.length;
-    for (let j = 0; j < n; j++) out.push(pairScore(scores[j], scores[n + j]));
-  }
+  for (let j = 0; j < n; j++) out.push(pairScore(scores[j], scores[n + j]));
   return out;
 }
