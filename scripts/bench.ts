@@ -48,7 +48,7 @@ import { resolveTemplate } from '../lib/scoring/templates.ts';
 import { scorePair, type IpoPair } from '../lib/scoring/yes-no.ts';
 import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
 import { logSigmoid } from '../lib/models/tf-grad-fixes.ts';
-import { sequenceLogps } from '../lib/dpo/logps.ts';
+import { sequenceLogps } from '../lib/models/token-logps.ts';
 import { LoraAdapters } from '../lib/dpo/lora.ts';
 import { findAsset, kitCacheDir, repoRoot } from '../lib/util/paths.ts';
 import { formatDuration, progress, type ProgressBar } from '../lib/util/progress.ts';
@@ -405,7 +405,7 @@ function wasmHeapBytes(): number {
  * length), a shared prompt of T/4 tokens, completions of 3T/4): reference completion log-probs with the adapters
  * off (no gradients), then −log σ(β·((πc − rc) − (πr − rr))) with `tf.variableGrads` over the LoRA variables,
  * training pass (dropout) with per-layer checkpointing. No optimizer update (AdamW is a few elementwise ops on the
- * 4.9M LoRA parameters of the 135M model). FLOPs: 3 × the policy forward (forward + backward; the checkpoint's
+ * 2.4M LoRA parameters of the 135M model). FLOPs: 3 × the policy forward (forward + backward; the checkpoint's
  * recomputation is not counted, as in MFU) + the reference forward, LM-head rows = completion tokens.
  */
 async function dpoStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {

@@ -8,7 +8,7 @@ import { loadSafetensorsFolder } from '../lib/models/safetensors.ts';
 import { loadTfModel } from '../lib/models/load.ts';
 import { randomWeights } from '../lib/models/make-model.ts';
 import { gradFixesInstalled, installGradFixes, logSigmoid, uninstallGradFixes } from '../lib/models/tf-grad-fixes.ts';
-import { sequenceLogps, tokenLogps } from '../lib/dpo/logps.ts';
+import { sequenceLogps, tokenLogps } from '../lib/models/token-logps.ts';
 import { LoraAdapters } from '../lib/dpo/lora.ts';
 import { findAsset } from '../lib/util/paths.ts';
 

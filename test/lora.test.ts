@@ -5,7 +5,7 @@ import { ensureBackend } from '../lib/models/backend.ts';
 import { LlamaTF } from '../lib/models/llama-tf.ts';
 import { readLlamaConfig } from '../lib/models/config.ts';
 import { loadSafetensorsFolder } from '../lib/models/safetensors.ts';
-import { sequenceLogps } from '../lib/dpo/logps.ts';
+import { sequenceLogps } from '../lib/models/token-logps.ts';
 import { dropoutMask, LoraAdapters, type LoraConfig } from '../lib/dpo/lora.ts';
 import { findAsset } from '../lib/util/paths.ts';
 import type { WeightMap } from '../lib/models/types.ts';

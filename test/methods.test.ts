@@ -68,34 +68,61 @@ test.before(async () => {
 });
 test.after(() => lm.dispose());
 
-test('scorePairBatch: one engine call per chunk holding [chosen…; rejected…], equal to scorePair to 1e-6', async () => {
-  const calls: number[][][] = [];
-  const spy = new Proxy(lm, {
+/** `lm` with its two next-token methods counted. */
+function spyOn(model: CausalLM) {
+  const single: number[][] = [];
+  const batches: number[][][] = [];
+  const spy = new Proxy(model, {
     get(t, k, r) {
-      if (k === 'nextTokenLogProbsBatch') return (b: number[][]) => { calls.push(b); return t.nextTokenLogProbsBatch(b); };
+      if (k === 'nextTokenLogProbsBatch') return (b: number[][]) => { batches.push(b); return t.nextTokenLogProbsBatch(b); };
+      if (k === 'nextTokenLogProbs') return (ids: number[]) => { single.push(ids); return t.nextTokenLogProbs(ids); };
       const v = Reflect.get(t, k, r);
       return typeof v === 'function' ? v.bind(t) : v;
     },
   });
+  return { spy, single, batches };
+}
+
+test('scorePairBatch: all [chosen; rejected] go to batched engine calls, results equal scorePair to 1e-6', async () => {
+  const { spy, single, batches } = spyOn(lm);
   const pairs = PAIRS.map(scorerPair);
   const before = tf.memory().numTensors;
-  const batched = await scorePairBatch(spy, pairs, { batchSize: 4 }); // 2 pairs per call → 3 calls of 4, 4, 2
+  const batched = await scorePairBatch(spy, pairs, { batchSize: 4 }); // 10 sequences → calls of 4, 4, 2
   assert.equal(tf.memory().numTensors, before);
-  assert.deepEqual(calls.map((c) => c.length), [4, 4, 2]);
-  // call 1 = [chosen_0, chosen_1, rejected_0, rejected_1] (the prompts are short: no truncation)
-  assert.deepEqual(calls[0][0], lm.encode(`${batched[0].chosen.prompt}`));
-  assert.deepEqual(calls[0][2], lm.encode(`${batched[0].rejected.prompt}`));
-  assert.deepEqual(calls[0][1], lm.encode(`${batched[1].chosen.prompt}`));
+  assert.equal(single.length, 0);
+  assert.deepEqual(batches.map((c) => c.length), [4, 4, 2]);
+  // every response went to the engine exactly once (in length order, so not in input order); no truncation here
+  const sent = batches.flat().map((ids) => JSON.stringify(ids)).sort();
+  const expected = batched.flatMap((b) => [b.chosen.prompt, b.rejected.prompt]).map((p) => JSON.stringify(lm.encode(p))).sort();
+  assert.deepEqual(sent, expected);
+  // length order: each call's longest sequence is no longer than the next call's shortest
+  for (let c = 1; c < batches.length; c++) assert.ok(Math.max(...batches[c - 1].map((x) => x.length)) <= Math.min(...batches[c].map((x) => x.length)));
   for (let i = 0; i < pairs.length; i++) {
-    const single = await scorePair(lm, pairs[i]);
-    assert.ok(Math.abs(batched[i].chosen.pYes - single.chosen.pYes) < 1e-6, `pair ${i} chosen`);
-    assert.ok(Math.abs(batched[i].rejected.pYes - single.rejected.pYes) < 1e-6, `pair ${i} rejected`);
-    assert.equal(batched[i].chosen.prompt, single.chosen.prompt);
+    const one = await scorePair(lm, pairs[i]);
+    assert.ok(Math.abs(batched[i].chosen.pYes - one.chosen.pYes) < 1e-6, `pair ${i} chosen`);
+    assert.ok(Math.abs(batched[i].rejected.pYes - one.rejected.pYes) < 1e-6, `pair ${i} rejected`);
+    assert.equal(batched[i].chosen.prompt, one.chosen.prompt);
+    assert.equal(batched[i].rejected.prompt, one.rejected.prompt);
     assert.deepEqual([batched[i].correct, batched[i].tie], [batched[i].chosen.pYes > batched[i].rejected.pYes, batched[i].chosen.pYes === batched[i].rejected.pYes]);
   }
-  // identical responses give identical rows in the batch: an exact tie, counted wrong
+  // identical responses are identical rows of one call: an exact tie, counted wrong
   assert.deepEqual([batched[3].correct, batched[3].tie], [false, true]);
   await assert.rejects(scorePairBatch(lm, [pairs[0], { ...pairs[1], chosen: 3 as never }]), /^Error: scorePairBatch: pairs\[1\]\.chosen must be a string, got number$/);
+});
+
+test('scorePairs: pair by pair by default, batched only with batchSize; both share one cache', async () => {
+  const pairs = PAIRS.map((p) => ({ ...scorerPair(p), instruction: `${p.prompt} (loop)` }));
+  const a = spyOn(lm);
+  const plain = await scorePairs(a.spy, pairs, { cache: false });
+  assert.deepEqual([a.single.length, a.batches.length], [2 * pairs.length, 0]);
+  const b = spyOn(lm);
+  const batched = await scorePairs(b.spy, pairs, { batchSize: 4 });
+  assert.equal(b.single.length, 0);
+  assert.deepEqual(b.batches.map((c) => c.length), [4, 4, 2]); // 5 misses ≤ 4·batchSize pairs: one group
+  batched.scores.forEach((s, i) => assert.ok(Math.abs(s.chosen.pYes - plain.scores[i].chosen.pYes) < 1e-6));
+  const again = await scorePairs(lm, pairs); // no batchSize: the same cache entries
+  assert.equal(again.cached, pairs.length);
+  await assert.rejects(scorePairs(lm, pairs, { batchSize: 0 }), /^Error: scorePairs: batchSize must be a positive integer, got 0$/);
 });
 
 test('METHODS.ipo equals scorePairs called directly and keeps id / subset; the runner passes them through', async () => {

@@ -23,6 +23,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LinearAdapter, LinearContext, LlamaTF } from '../models/llama-tf';
 import type { WeightMap } from '../models/types';
+import { fnv1a } from '../util/rng';
 
 /** The projections LoRA can target, by PEFT short name, and where they sit in a decoder layer. */
 export const LORA_TARGETS = {
@@ -60,15 +61,6 @@ export interface LoraModule {
 // ---------------------------------------------------------------------------------------------------------------
 // seeded streams (host side, so masks are the same on every backend)
 
-/** 32-bit FNV-1a of a string. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /** mulberry32: a small, fast 32-bit generator; one stream per key. */
 function stream(key: string): () => number {

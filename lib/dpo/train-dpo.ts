@@ -26,10 +26,10 @@ import { writeSafetensors } from '../models/safetensors';
 import { collate, type TokenRow } from './collate';
 import { dpoLoss, needsLengthNormalisation, DPO_LOSS_TYPES, type DpoLossType } from './loss';
 import { dpoBatchMetrics, evalPrefixed, DPO_METRIC_NAMES, type DpoMetrics } from './metrics';
-import { sequenceLogps } from './logps';
+import { sequenceLogps } from '../models/token-logps';
 import { LoraAdapters, type LoraConfig } from './lora';
 import { tokenizePair, type TruncationMode } from './tokenize';
-import { DEFAULT_OPTIM_ARGS, runTrainLoop, type OptimArgs, type StepRecord } from './train-loop';
+import { DEFAULT_OPTIM_ARGS, loopSummary, runTrainLoop, type OptimArgs, type StepRecord } from './train-loop';
 import { displayPath, saveModelFolder } from './save-model';
 import { preparePairs, type PairInput, type PairSkips } from './prepare';
 
@@ -257,20 +257,12 @@ export async function trainDpo(model: TfCausalLM, pairs: readonly PairInput[], o
     }
     const mean = (k: string) => loop.history.reduce((s, r) => s + (r[k] ?? NaN), 0) / loop.history.length;
     const trainMetrics = Object.fromEntries(DPO_METRIC_NAMES.map((k) => [k, mean(k)])) as DpoMetrics;
-    const first = loop.evals.find((e) => e.step === 0) ?? null;
-    const last = loop.evals.length ? loop.evals[loop.evals.length - 1] : null;
     return {
       outDir: opts.outDir,
       train: trainMetrics,
-      evalBefore: first,
-      eval: last && last.step === loop.totalSteps ? last : null,
-      history: loop.history,
-      evals: loop.evals,
-      steps: loop.totalSteps,
-      resumedFrom: loop.resumedFrom,
+      ...loopSummary(loop),
       skipped: { train: train.skipped, eval: evalSet?.skipped ?? null },
       files,
-      metricsFile: loop.metricsFile,
     };
   } finally {
     if (lora) {

@@ -331,3 +331,25 @@ export async function runTrainLoop<E>(spec: LoopSpec<E>): Promise<LoopResult> {
   if (resumedFrom !== totalSteps || !evals.some((e) => e.step === totalSteps)) await runEval(totalSteps);
   return { steps: totalSteps - start, totalSteps, resumedFrom, history, evals, metricsFile };
 }
+
+/** What both trainers report about a finished loop: the evals before and after, the log, where it resumed. */
+export function loopSummary(loop: LoopResult): {
+  evalBefore: ({ step: number } & Record<string, number>) | null;
+  eval: ({ step: number } & Record<string, number>) | null;
+  history: StepRecord[];
+  evals: ({ step: number } & Record<string, number>)[];
+  steps: number;
+  resumedFrom: number | null;
+  metricsFile: string;
+} {
+  const last = loop.evals.length ? loop.evals[loop.evals.length - 1] : null;
+  return {
+    evalBefore: loop.evals.find((e) => e.step === 0) ?? null,
+    eval: last && last.step === loop.totalSteps ? last : null,
+    history: loop.history,
+    evals: loop.evals,
+    steps: loop.totalSteps,
+    resumedFrom: loop.resumedFrom,
+    metricsFile: loop.metricsFile,
+  };
+}

@@ -15,11 +15,11 @@ import { forgetFingerprint, modelFingerprint } from '../models/fingerprint';
 import type { TfCausalLM } from '../models/tf-causal-lm';
 import type { SftExample } from '../data/sft-examples';
 import { collate, type TokenRow } from './collate';
-import { sequenceLogps } from './logps';
+import { sequenceLogps } from '../models/token-logps';
 import { LoraAdapters, type LoraConfig } from './lora';
 import { promptText } from './prepare';
 import { tokenizePair, type TruncationMode } from './tokenize';
-import { DEFAULT_OPTIM_ARGS, runTrainLoop, type OptimArgs, type StepRecord } from './train-loop';
+import { DEFAULT_OPTIM_ARGS, loopSummary, runTrainLoop, type OptimArgs, type StepRecord } from './train-loop';
 import { displayPath, saveModelFolder } from './save-model';
 
 export type { SftExample };
@@ -187,20 +187,12 @@ export async function trainSft(model: TfCausalLM, examples: readonly SftExample[
       details: { lora: lora ? lora.config : 'full fine-tuning', learning_rate: args.learningRate, epochs: args.epochs, examples: train.rows.length },
     });
     const meanLoss = loop.history.reduce((s, r) => s + r.loss, 0) / Math.max(1, loop.history.length);
-    const first = loop.evals.find((e) => e.step === 0) ?? null;
-    const last = loop.evals.length ? loop.evals[loop.evals.length - 1] : null;
     return {
       outDir: opts.outDir,
       train: { loss: meanLoss },
-      evalBefore: first,
-      eval: last && last.step === loop.totalSteps ? last : null,
-      history: loop.history,
-      evals: loop.evals,
-      steps: loop.totalSteps,
-      resumedFrom: loop.resumedFrom,
+      ...loopSummary(loop),
       skipped: { train: train.skipped, eval: evalSet?.skipped ?? null },
       files,
-      metricsFile: loop.metricsFile,
     };
   } finally {
     if (lora) {

@@ -21,6 +21,8 @@ export interface RmBenchRunOptions extends LoadRmBenchOptions {
   method?: RmBenchMethod;
   preset?: IpoPreset;
   truncation?: IpoTruncation;
+  /** ipo only: sequences per engine call (unset: pair by pair, fastest on a CPU; see `scorePairBatch`). */
+  batchSize?: number;
   mode?: 'faithful' | 'fixed';
   maxNewTokens?: number;
   label?: string;
@@ -47,7 +49,7 @@ export async function scoreRmBenchItems(model: ScoringModel, items: RmBenchItem[
   // pair k = item ⌊k/3⌋, style k mod 3
   const pairs: PreferencePair[] = items.flatMap((it) => [0, 1, 2].map((i) => ({ id: it.id, subset: it.domain, prompt: it.prompt, chosen: it.chosen[i], rejected: it.rejected[i] })));
   const r = await method.scorePairs(model, pairs, {
-    preset: opts.preset, truncation: opts.truncation, layout: 'rmbench',
+    preset: opts.preset, truncation: opts.truncation, layout: 'rmbench', batchSize: opts.batchSize,
     mode: opts.mode, maxNewTokens: opts.maxNewTokens, parser: 'rmbench',
     // an unparsed fixed-mode score never wins a comparison: -Infinity keeps `>` false against anything
     unparsedScore: -Infinity,

@@ -24,6 +24,7 @@ import {
   bf16BitsToFloat, floatToBf16Bits, floatToHalfBits, halfBitsToFloat, writeSafetensors, type SafetensorsFloatDtype,
 } from './safetensors';
 import type { LlamaConfig, WeightMap } from './types';
+import { fnv1a } from '../util/rng';
 
 export const RANDOM_WEIGHTS_NOTE = 'RANDOM WEIGHTS — shape-true benchmark model, not a trained model';
 
@@ -70,15 +71,6 @@ export interface MakeRandomModelResult {
 // ---------------------------------------------------------------------------------------------------------------
 // seeded normal generator
 
-/** 32-bit FNV-1a of a string. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /** splitmix32: expands one 32-bit seed into well-mixed state words. */
 function splitmix32(seed: number): () => number {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LlamaTF } from './llama-tf';
-import { tokenLogps } from '../dpo/logps';
+import { tokenLogps } from './token-logps';
 import { pickToken } from './sampling';
 import { checkTokenIds, resolveGenerateOptions, sequenceLogProb } from './checks';
 import type { TextTokenizer } from './tokenizer';
@@ -71,7 +71,7 @@ export class TfCausalLM implements CausalLM {
     return batch.map((_, b) => data.slice(b * V, (b + 1) * V));
   }
 
-  /** Teacher-forced log-probs of `continuation` after `prefix`: a thin wrapper over `tokenLogps` (lib/dpo/logps.ts). */
+  /** Teacher-forced log-probs of `continuation` after `prefix`: a thin wrapper over `tokenLogps` (token-logps.ts). */
   async continuationLogProb(prefix: number[], continuation: number[]): Promise<{ total: number; perToken: number[] }> {
     this.checkIds(prefix, 'prefix');
     if (continuation.length === 0) return { total: 0, perToken: [] };

@@ -51,6 +51,11 @@ export interface MethodOptions {
   truncation?: IpoTruncation;
   /** ipo: `rewardbench` (question before the response) | `rmbench` (after) [`rewardbench`]. */
   layout?: IpoLayout;
+  /**
+   * ipo: sequences per engine call for cache misses (`scorePairs`); unset [default] scores pair by pair, the fastest
+   * on a CPU for mixed lengths. Does not change the numbers (beyond float noise) nor the cache keys.
+   */
+  batchSize?: number;
   /** judges and rm: `faithful` reproduces the official quirks, `fixed` repairs them [`faithful`]. */
   mode?: 'faithful' | 'fixed';
   /** judges: tokens to generate [200, as the official scripts]. */
@@ -119,7 +124,7 @@ export const METHODS: Readonly<Record<MethodName, ScoringMethod>> = Object.freez
     async scorePairs(model, pairs, o = {}) {
       const r = await scorePairs(lm('ipo', model), pairs.map(asScorerPair), {
         preset: o.preset ?? 'paper', truncation: o.truncation ?? 'right', ...(o.layout ? { layout: o.layout } : {}),
-        label: o.label, cache: o.cache,
+        ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}), label: o.label, cache: o.cache,
       });
       return { results: pairs.map((p, i) => result(p, { ...r.scores[i], chosen: r.scores[i].chosen.pYes, rejected: r.scores[i].rejected.pYes })), cached: r.cached };
     },

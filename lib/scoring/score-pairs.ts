@@ -1,13 +1,17 @@
 /**
  * The long loop of every classification experiment: score many (instruction, chosen, rejected) pairs with IPO,
  * showing progress and caching each pair's result by content hash (model fingerprint + scorer options + pair), so a
- * rerun is instant and a killed run resumes. Cache misses are scored ⌊batchSize / 2⌋ pairs per engine call, both
- * responses of a pair in the same call (`scorePairBatch`).
+ * rerun is instant and a killed run resumes (`runCachedLoop`).
+ *
+ * Engine calls: by default pair by pair (`scorePair`: two batch-1 calls), the fastest on a CPU for RewardBench's mixed
+ * lengths. With `batchSize` set, cache misses are scored in groups of 4·batchSize pairs by `scorePairBatch`:
+ * `[chosen; rejected]` of the whole group together, sorted by length, `batchSize` sequences per engine call (GPU).
  */
 import { modelFingerprint } from '../models/fingerprint';
 import type { CausalLM } from '../models/types';
 import { accuracyInfo, runCachedLoop } from '../util/cached-loop';
-import { DEFAULT_BATCH_SIZE, scorePairBatch, type IpoOptions, type IpoPair, type IpoPairScore } from './yes-no';
+import { checkPositiveInt } from '../util/check';
+import { scorePair, scorePairBatch, type IpoOptions, type IpoPair, type IpoPairScore } from './yes-no';
 
 export interface ScorePairsOptions extends IpoOptions {
   /** Progress label (default "IPO scoring"). */
@@ -31,14 +35,16 @@ export async function scorePairs(model: CausalLM, pairs: IpoPair[], opts: ScoreP
   const { label, cache, ...ipo } = opts;
   // batchSize changes how misses are grouped, not the scores: it stays out of the key (so old cache entries match).
   const { batchSize, ...keyed } = ipo;
+  if (batchSize !== undefined) checkPositiveInt('scorePairs', 'batchSize', batchSize, 1);
   const fp = modelFingerprint(model);
   const r = await runCachedLoop(pairs, {
     cacheName: `scores/${fp}`,
     cache,
     label: label ?? 'IPO scoring',
     keyParts: (pair) => [CACHE_VERSION, fp, keyed, pair],
-    computeBatch: (ps) => scorePairBatch(model, ps, ipo),
-    batchSize: Math.max(1, Math.floor((batchSize ?? DEFAULT_BATCH_SIZE) / 2)),
+    ...(batchSize === undefined
+      ? { compute: (pair: IpoPair) => scorePair(model, pair, ipo) }
+      : { computeBatch: (ps: IpoPair[]) => scorePairBatch(model, ps, ipo), batchSize: 4 * batchSize }),
     progressInfo: accuracyInfo,
   });
   return { scores: r.results, cached: r.cached, cacheFile: r.cacheFile };

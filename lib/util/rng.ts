@@ -11,3 +11,13 @@ export type Rng = () => number;
 export function makeRng(seed: number | string = 42): Rng {
   return seedrandom.alea(String(seed));
 }
+
+/** 32-bit FNV-1a hash of a string: turns a key (seed, step, module, tensor name) into a generator seed. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

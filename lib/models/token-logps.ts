@@ -22,7 +22,7 @@
  * A/B when an adapter is attached): call inside `tf.variableGrads`. The returned tensors belong to the caller.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ForwardOptions, LlamaTF } from '../models/llama-tf';
+import type { ForwardOptions, LlamaTF } from './llama-tf';
 
 /** The completion positions of a batch, read on the host. */
 interface CompletionRows {
