@@ -127,7 +127,8 @@ export function registerTrainingCommands(program: Command): void {
     .option('--beta <x>', 'DPO beta (official effective 0.1)', floatArg('--beta', 0, Infinity, true), 0.1)
     .addOption(new Option('--loss <type>', "TRL loss_type; 'ipo' is Azar et al.'s loss (length-normalised), NOT this paper's IPO method").choices([...DPO_LOSS_TYPES]).default('sigmoid'))
     .option('--label-smoothing <x>', 'sigmoid: cDPO; robust: rDPO', floatArg('--label-smoothing', 0, 0.5), 0)
-    .action(async (o: ModelOpts & TrainFlags & { train: string; eval?: string; out: string; beta: number; loss: DpoLossType; labelSmoothing: number }) => {
+    .option('--rpo-alpha <x>', 'TRL rpo_alpha: add alpha x the chosen NLL to the loss (0 = off)', floatArg('--rpo-alpha', 0), 0)
+    .action(async (o: ModelOpts & TrainFlags & { train: string; eval?: string; out: string; beta: number; loss: DpoLossType; labelSmoothing: number; rpoAlpha: number }) => {
       const { readPreferencePairs, formatPairsReport } = await import('../lib/data/preference-pairs.ts');
       const { trainDpo } = await import('../lib/dpo/train-dpo.ts');
       const train = readPreferencePairs(o.train);
@@ -137,7 +138,7 @@ export function registerTrainingCommands(program: Command): void {
       if (evalF) logLine(formatPairsReport(evalF));
       await withTrainable(o, async (m) => {
         const r = await trainDpo(m, train.pairs, {
-          ...optimFrom(o), outDir: o.out, beta: o.beta, lossType: o.loss, labelSmoothing: o.labelSmoothing, lora: loraFrom(o),
+          ...optimFrom(o), outDir: o.out, beta: o.beta, lossType: o.loss, labelSmoothing: o.labelSmoothing, rpoAlpha: o.rpoAlpha, lora: loraFrom(o),
           maxLength: o.maxLength, maxPromptLength: o.maxPromptLength, truncationMode: o.truncationMode, gradientCheckpointing: o.gradientCheckpointing,
           evalPairs: evalF?.pairs, baseModel: o.model,
         });

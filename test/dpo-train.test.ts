@@ -181,6 +181,12 @@ test('library: trainDpo / trainSft keep tf.memory() flat, refuse bad options, an
     await assert.rejects(trainDpo(model, train, { outDir: join(tmp(), 'e'), beta: 0 }), /beta must be > 0/);
     await assert.rejects(trainDpo(model, train, { outDir: join(tmp(), 'e'), learningRate: -1 }), /learning rate must be > 0/);
     await assert.rejects(trainDpo(model, train, { outDir: join(tmp(), 'e'), lora: { rank: 0 } }), /rank/);
+    // TRL rpo_alpha: loss = DPO loss + α · chosen NLL; at step 1 the policy is the reference, so the DPO part is log 2
+    const rpo = await trainDpo(model, train.slice(0, 2), { outDir: join(tmp(), 'r'), lora: { rank: 2, alpha: 4, dropout: 0 }, rpoAlpha: 0.5, cache: false, gradientCheckpointing: false });
+    const s1 = rpo.history[0];
+    assert.ok(s1.nll_loss > 0);
+    assert.ok(Math.abs(s1.loss - (Math.LN2 + 0.5 * s1.nll_loss)) < 1e-4, `loss ${s1.loss} = log 2 + 0.5 · ${s1.nll_loss}`);
+    assert.equal(tf.memory().numTensors, start);
 
     const sft = train.map((p) => ({ prompt: p.prompt, response: p.chosen }));
     const evalSft = evalPairs.map((p) => ({ prompt: p.prompt, response: p.chosen }));

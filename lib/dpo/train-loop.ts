@@ -313,8 +313,8 @@ export async function runTrainLoop<E>(spec: LoopSpec<E>): Promise<LoopResult> {
         epoch: (step + 1) / stepsPerEpoch,
         learning_rate: lr,
         grad_norm: gradNorm,
-        loss: lossSum,
         ...Object.fromEntries(Object.entries(sums).map(([k, s]) => [k, s / count])),
+        loss: lossSum, // the optimised loss (what HF logs), never a per-example metric of the same name
       };
       history.push(rec);
       log(rec);

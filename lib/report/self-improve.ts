@@ -58,13 +58,111 @@ export function runsTable(runs: readonly RunSummary[]): Record<string, unknown>[
 
 /**
  * The paper's DPO downstream table (Mistral-7B-Instruct, one round) with our rows under it, each row saying which
- * model produced it — so nobody reads a TinyStories number as a reproduction of a 7B result.
+ * model produced it — so nobody reads a TinyStories number as a reproduction of a 7B result. The `note` column
+ * carries the published row's confidence and note (`data/paper-results.json`) and, for our rows, what a value
+ * actually measured (e.g. that our AlpacaEval column is a local win rate, not the AlpacaEval leaderboard's).
  */
-export function paperDpoTable(ours: readonly { method: string; model: string; values: Record<string, number | null> }[] = []): Record<string, unknown>[] {
+export function paperDpoTable(ours: readonly { method: string; model: string; values: Record<string, number | null>; note?: string }[] = []): Record<string, unknown>[] {
   const t = getPaperResults().tables.dpoDownstream;
-  const rows: Record<string, unknown>[] = t.rows.map((r) => ({ source: `paper (${r.source})`, method: r.method, model: r.model, ...Object.fromEntries(t.columns.map((c) => [c, r.values[c] ?? null])) }));
-  for (const o of ours) rows.push({ source: 'this run', method: o.method, model: o.model, ...Object.fromEntries(t.columns.map((c) => [c, o.values[c] === undefined ? null : o.values[c]])) });
+  const rows: Record<string, unknown>[] = t.rows.map((r) => ({
+    source: `paper (${r.source})`, method: r.method, model: r.model, ...Object.fromEntries(t.columns.map((c) => [c, r.values[c] ?? null])),
+    note: [`confidence ${r.confidence}`, r.note].filter(Boolean).join('; '),
+  }));
+  for (const o of ours) {
+    rows.push({ source: 'this run', method: o.method, model: o.model, ...Object.fromEntries(t.columns.map((c) => [c, o.values[c] === undefined ? null : o.values[c]])), note: o.note ?? '' });
+  }
   return rows;
+}
+
+/** A point estimate with its interval (e.g. a `BootstrapCi`) as a `RunSummary.post` entry; NaN bounds are left out. */
+export function postValue(ci: { estimate: number; lo?: number; hi?: number }): { value: number; lo?: number; hi?: number } {
+  const ok = (x: number | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
+  return ok(ci.lo) && ok(ci.hi) ? { value: ci.estimate, lo: ci.lo, hi: ci.hi } : { value: ci.estimate };
+}
+
+const clip = (s: string, n: number) => {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > n ? `${one.slice(0, n - 1)}…` : one;
+};
+
+/**
+ * One prompt's sampled responses as table rows (step 1–2 of Figure 1, right): `#` (1-based sample index), the text
+ * (whitespace collapsed, clipped to `maxChars`), one column per judge with its score, and `pair`: `chosen` /
+ * `rejected` / `chosen = rejected` where the pair builder put them (`pair.chosenIndex` / `rejectedIndex`, indices
+ * into `texts`). Scores are rounded to `digits` decimals (NaN stays NaN: no verdict).
+ */
+export function responseScoresTable(
+  texts: readonly string[],
+  scores: Readonly<Record<string, readonly number[]>>,
+  opts: { pair?: { chosenIndex: number; rejectedIndex: number } | null; maxChars?: number; digits?: number } = {},
+): Record<string, unknown>[] {
+  for (const [k, v] of Object.entries(scores)) {
+    if (v.length !== texts.length) throw new Error(`responseScoresTable: ${v.length} '${k}' scores for ${texts.length} responses`);
+  }
+  const maxChars = opts.maxChars ?? 140;
+  const digits = opts.digits ?? 3;
+  const p = opts.pair ?? null;
+  return texts.map((t, i) => {
+    const row: Record<string, unknown> = { '#': i + 1, response: t.trim() === '' ? '(empty)' : clip(t, maxChars) };
+    for (const [k, v] of Object.entries(scores)) row[k] = Number.isFinite(v[i]) ? Math.round(v[i] * 10 ** digits) / 10 ** digits : v[i];
+    if (p) row.pair = p.chosenIndex === i && p.rejectedIndex === i ? 'chosen = rejected' : p.chosenIndex === i ? 'chosen' : p.rejectedIndex === i ? 'rejected' : '';
+    return row;
+  });
+}
+
+/** What `buildPairs` reports that `pairCountsTable` reads (a structural subset of `BuildPairsResult`). */
+export interface PairCounts {
+  pairs: readonly { margin: number }[];
+  dropped: Record<string, number>;
+  counts: { prompts: number; responses: number; pairs: number; tiedPairs: number; identicalPairs: number };
+}
+
+/**
+ * Per judge, what the faithful pair rule (`DPO/ours.py`: a pair for every prompt, ties and identical texts kept)
+ * and the fixed rule (tied / identical pairs dropped) make of the same scores: how many pairs carry no preference
+ * (all scores tied, or chosen text = rejected text) and how many survive the fixed rule, with the reasons.
+ */
+export function pairCountsTable(rows: readonly { judge: string; faithful: PairCounts; fixed: PairCounts }[]): Record<string, unknown>[] {
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+  return rows.map(({ judge, faithful, fixed }) => ({
+    judge,
+    prompts: faithful.counts.prompts,
+    'faithful pairs': faithful.counts.pairs,
+    'all scores tied': faithful.counts.tiedPairs,
+    'chosen = rejected text': faithful.counts.identicalPairs,
+    'mean margin': round(mean(faithful.pairs.map((p) => p.margin).filter(Number.isFinite))),
+    'fixed pairs': fixed.counts.pairs,
+    'fixed drops': Object.entries(fixed.dropped).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') || 'none',
+  }));
+}
+
+/**
+ * Post-training numbers side by side: one bar group per column (values in %), one bar per run with its 95%
+ * interval, and the chance level of each column (`chance`, a fraction) as a dashed tick.
+ */
+export function postTrainingFigure(runs: readonly Pick<RunSummary, 'label' | 'post'>[], columns: readonly string[], opts: { title?: string; chance?: Record<string, number> } = {}): Figure {
+  const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : Math.round(1000 * x) / 10);
+  const data: Record<string, unknown>[] = runs.map((r) => {
+    const vs = columns.map((c) => r.post?.[c] ?? null);
+    return {
+      type: 'bar', name: r.label, x: [...columns],
+      y: vs.map((v) => (v ? pct(v.value) : null)),
+      error_y: {
+        type: 'data', symmetric: false, visible: true,
+        array: vs.map((v) => (v && v.hi !== undefined ? pct(v.hi - v.value) : null)),
+        arrayminus: vs.map((v) => (v && v.lo !== undefined ? pct(v.value - v.lo) : null)),
+      },
+    };
+  });
+  const chance = opts.chance ?? {};
+  const cc = columns.filter((c) => Number.isFinite(chance[c]));
+  if (cc.length) {
+    data.push({ type: 'scatter', mode: 'markers', name: 'chance', x: cc, y: cc.map((c) => pct(chance[c])), marker: { symbol: 'line-ew-open', size: 40, line: { width: 2, color: '#555' } } });
+  }
+  return {
+    data,
+    layout: { title: { text: opts.title ?? 'After one DPO round (95% intervals)' }, barmode: 'group', yaxis: { title: { text: '%' }, range: [0, 100] }, legend: { orientation: 'h', y: -0.2 } },
+  };
 }
 
 /**

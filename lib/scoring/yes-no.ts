@@ -452,10 +452,10 @@ export async function scorePair(model: CausalLM, pair: IpoPair, opts?: IpoOption
  * `group_by_length`), because a batch is padded to its longest sequence. Results are put back in input order.
  *
  * When it pays: on a GPU, and on a CPU only for sequences of similar length. Measured on the 2-core reference CPU
- * (onnx engine, SmolLM2-135M-shaped model): 8 sequences of 300 tokens in one call took ~0.8× the time of 8 single
- * calls, but RewardBench pairs (responses of 6 to 750 tokens), 16 pairs per group, scored 0.63 vs 1.1-1.3 pairs/s
- * for `scorePair`; on TinyStories-656K 0.65-0.97× (tf and onnx). So the long loop `scorePairs` uses this only when
- * asked (`batchSize`).
+ * (onnx engine, SmolLM2-135M-shaped model, machine shared so ±30 %): 8 sequences of 300 tokens in one call took
+ * ~0.8× the time of 8 single calls, but RewardBench pairs (responses of 6 to 750 tokens) scored 0.56-0.80 pairs/s
+ * in length-sorted groups of 32 pairs vs 0.54-1.3 for `scorePair`; TinyStories-656K 0.65-0.97× (tf and onnx). No
+ * gain on a CPU, so the long loop `scorePairs` uses this only when asked (`batchSize`).
  * `'exact'` scores item by item, as `pYesBatch`. The numbers equal `scorePair`'s up to the engine's float noise from
  * padding (< 1e-6 measured on both engines). All pairs are validated before the model runs.
  */
