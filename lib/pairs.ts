@@ -20,8 +20,10 @@
  * Fixed rules (options, all off in the faithful presets): drop all-tied prompts, a minimum score margin, drop pairs
  * whose chosen and rejected texts are equal after trim, require at least 2 valid responses. Non-finite scores
  * (NaN, ±Infinity) are always dropped and counted (Python would sort NaN unpredictably); every dropped prompt is
- * listed with its reason. Pure: imports nothing.
+ * listed with its reason. Pure: imports only the ground floor (Python string order).
  */
+
+import { compareCodePoints } from './util/python-str';
 
 export interface ScoredResponse {
   text: string;
@@ -119,21 +121,7 @@ export interface BuildPairsResult {
   options: Required<PairOptions>;
 }
 
-/** Python `str` ordering (by Unicode code point), unlike JS `<`, which compares UTF-16 code units. */
-export function compareCodePoints(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) {
-    const ca = a.codePointAt(i)!;
-    const cb = b.codePointAt(j)!;
-    if (ca !== cb) return ca < cb ? -1 : 1;
-    i += ca > 0xffff ? 2 : 1;
-    j += cb > 0xffff ? 2 : 1;
-  }
-  const restA = i < a.length ? 1 : 0;
-  const restB = j < b.length ? 1 : 0;
-  return restA - restB;
-}
+export { compareCodePoints };
 
 function resolveOptions(opts: PairOptions): Required<PairOptions> {
   const o = { ...FAITHFUL_PAIR_OPTIONS, ...opts };

@@ -14,34 +14,8 @@
  * (`DPO/self_reward.py` cuts at `"<|eot_id|>"`: `text.split(stop)[0]`).
  */
 
-/** Python `str.isspace()` characters (CPython's `\s` for str), as in `lib/scoring/judge-loop.ts` PY_SPACE. */
-const PY_SPACE = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
-const LEADING = new RegExp(`^${PY_SPACE}+`);
-const TRAILING = new RegExp(`${PY_SPACE}+$`);
-
-/** Python's `s.strip()` (JavaScript's `trim` differs: it strips U+FEFF and keeps U+001C–U+001F and U+0085). */
-export function pyStrip(s: string): string {
-  return s.replace(LEADING, '').replace(TRAILING, '');
-}
-
-/** Python's `s[n:]`: `len` and slicing count code points, not UTF-16 units. */
-export function sliceCodePoints(s: string, n: number): string {
-  let i = 0;
-  let seen = 0;
-  while (i < s.length && seen < n) {
-    const cp = s.codePointAt(i)!;
-    i += cp > 0xffff ? 2 : 1;
-    seen++;
-  }
-  return s.slice(i);
-}
-
-/** Python's `len(s)`. */
-export function codePointLength(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
+export { pyStrip, sliceCodePoints, codePointLength } from '../util/python-str';
+import { codePointLength, pyStrip, sliceCodePoints } from '../util/python-str';
 
 export type Extraction = 'faithful' | 'fixed';
 

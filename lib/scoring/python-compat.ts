@@ -4,11 +4,8 @@
  * (`\s` = `str.isspace()`, `\d` = any Unicode decimal digit, read with `int()` semantics), and `str.format`.
  */
 
-/**
- * CPython's `\s` for `str` patterns: exactly the characters for which `str.isspace()` is true. JavaScript's `\s`
- * differs (it has U+FEFF, lacks U+001C–U+001F and U+0085).
- */
-export const PY_SPACE = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+export { PY_SPACE } from '../util/python-str';
+import { PY_SPACE } from '../util/python-str';
 /** CPython's `\d` for `str` patterns: any Unicode decimal digit (category Nd). Needs the `u` flag. */
 export const PY_DIGIT = '\\p{Nd}';
 

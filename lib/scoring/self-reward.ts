@@ -34,6 +34,7 @@ import type { CausalLM } from '../models/types';
 import { checkEnum, checkInstruction, checkObject, checkString } from '../util/check';
 import { judgeGenerate, resolveGeneration, type JudgeGenerationOptions, type ResolvedGeneration } from './judge-generate';
 import { formatOnce, pyInt, PY_DIGIT, PY_SPACE } from './python-compat';
+import { compareCodePoints } from '../util/python-str';
 
 /** The rubric, verbatim (doc §3.1; `self_reward.py` l.46–71 with CRLF → LF). Ends with `"Score: "` + one space, no newline. */
 export const SELF_REWARD_TEMPLATE = [
@@ -338,18 +339,7 @@ export function summarizeSelfReward(scores: SelfRewardPairScore[]): SelfRewardSu
   return { n, correct, accuracy: n ? correct / n : NaN, ties, unparsedResponses, unparsedPairs, matchesInPrompt, scoreCounts };
 }
 
-/** Python's `str` ordering: by code point (JS `<` compares UTF-16 units, which differs for astral characters). */
-export function compareCodePoints(a: string, b: string): number {
-  const ia = a[Symbol.iterator]();
-  const ib = b[Symbol.iterator]();
-  for (;;) {
-    const x = ia.next();
-    const y = ib.next();
-    if (x.done || y.done) return x.done && y.done ? 0 : x.done ? -1 : 1;
-    const d = x.value.codePointAt(0)! - y.value.codePointAt(0)!;
-    if (d !== 0) return d;
-  }
-}
+export { compareCodePoints };
 
 /**
  * Order candidate responses best first, as `DPO/self_reward.py` does before taking the first as chosen and the last
