@@ -2,29 +2,13 @@
  * What every `ipo` command shares: argument parsers with one-line errors, the model options, loading a model for
  * the length of a command, and printing either a readable summary or (with --json) one JSON object on stdout.
  */
-import { InvalidArgumentError, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadModel } from '../lib/models/load.ts';
 import { DEFAULT_MODEL } from '../lib/models/resolve.ts';
 import { ONNX_DEVICES, ONNX_DTYPES, type OnnxDevice, type OnnxDtype } from '../lib/models/onnx.ts';
 import type { CausalLM, EngineName } from '../lib/models/types.ts';
 
-export function intArg(name: string, min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^-?\d+$/.test(v.trim()) || n < min) throw new InvalidArgumentError(`${name} must be a whole number >= ${min}, got '${v}'`);
-    return n;
-  };
-}
-
-export function floatArg(name: string, min: number, max = Infinity, minExclusive = false) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max || (minExclusive && n === min)) {
-      throw new InvalidArgumentError(`${name} must be a number in ${minExclusive ? '(' : '['}${min}, ${max === Infinity ? '∞)' : `${max}]`}, got '${v}'`);
-    }
-    return n;
-  };
-}
+export { floatArg, intArg } from '../lib/util/cli-args.ts';
 
 export interface ModelOpts {
   model: string;
@@ -41,6 +25,11 @@ export const engineOption = () => new Option('--engine <name>', 'tf = TensorFlow
 export const dtypeOption = () => new Option('--dtype <name>', 'ONNX weight variant (onnx engine)').choices([...ONNX_DTYPES]).default('fp32');
 export const deviceOption = () => new Option('--device <name>', 'ONNX Runtime device (onnx engine; cuda needs ONNXRUNTIME_NODE_INSTALL=cuda12 at install)').choices([...ONNX_DEVICES]);
 export const jsonOption = () => new Option('--json', 'print one JSON object on stdout');
+
+/** Add the options every model-running command takes (model, engine, backend, dtype, device, json). */
+export function addModelOptions(c: Command): Command {
+  return c.addOption(modelOption()).addOption(engineOption()).addOption(backendOption()).addOption(dtypeOption()).addOption(deviceOption()).addOption(jsonOption());
+}
 
 export async function withModel<T>(o: ModelOpts, f: (m: CausalLM) => Promise<T>): Promise<T> {
   const m = await loadModel(o.model, { engine: o.engine, backend: o.backend, dtype: o.dtype, device: o.device });

@@ -3,11 +3,11 @@
  * with --json, one JSON object on stdout. Progress and logs go to stderr. Errors are one line on stderr and a
  * non-zero exit (set IPO_DEBUG=1 for stack traces).
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { addModelOptions, floatArg, intArg, jsonOption, modelOption, print, withModel, type ModelOpts } from './cli-common.ts';
 import { registerTrainingCommands } from './train-commands.ts';
-import { loadModel } from '../lib/models/load.ts';
 import { sequenceLogProb } from '../lib/models/checks.ts';
-import { DEFAULT_MODEL } from '../lib/models/resolve.ts';
+import type { CausalLM } from '../lib/models/types.ts';
 import { pYes, type IpoPreset, type IpoTruncation } from '../lib/scoring/yes-no.ts';
 import { runRewardBench, rewardBenchRunJson, type PairScorer, type RewardBenchMethod, type RewardBenchRun } from '../lib/eval/run-rewardbench.ts';
 import { runRmBench, rmBenchRunJson, type RmBenchMethod } from '../lib/eval/run-rmbench.ts';
@@ -27,58 +27,9 @@ function rewardBenchSummaryText(run: RewardBenchRun): string {
   lines.push(run.description);
   return lines.join('\n');
 }
-import type { CausalLM, EngineName } from '../lib/models/types.ts';
-import { ONNX_DEVICES, ONNX_DTYPES, type OnnxDevice, type OnnxDtype } from '../lib/models/onnx.ts';
-
-function intArg(name: string, min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^-?\d+$/.test(v.trim()) || n < min) throw new InvalidArgumentError(`${name} must be a whole number >= ${min}, got '${v}'`);
-    return n;
-  };
-}
-function floatArg(name: string, min: number, max = Infinity, minExclusive = false) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max || (minExclusive && n === min)) {
-      throw new InvalidArgumentError(`${name} must be a number in ${minExclusive ? '(' : '['}${min}, ${max === Infinity ? '∞)' : `${max}]`}, got '${v}'`);
-    }
-    return n;
-  };
-}
-
-interface ModelOpts {
-  model: string;
-  engine?: EngineName;
-  backend: 'wasm' | 'cpu';
-  dtype: OnnxDtype;
-  device?: OnnxDevice;
-  json?: boolean;
-}
-
-const modelOption = () => new Option('--model <ref>', 'model folder, shared model name, or hub id').default(DEFAULT_MODEL);
-const backendOption = () => new Option('--backend <name>', 'TensorFlow.js backend (tf engine)').choices(['wasm', 'cpu']).default('wasm');
-const engineOption = () => new Option('--engine <name>', 'tf = TensorFlow.js (trainable); onnx = transformers.js / ONNX Runtime (fast inference); default: $IPO_ENGINE, else from the model folder/id').choices(['tf', 'onnx']);
-const dtypeOption = () => new Option('--dtype <name>', 'ONNX weight variant (onnx engine)').choices([...ONNX_DTYPES]).default('fp32');
-const deviceOption = () => new Option('--device <name>', 'ONNX Runtime device (onnx engine; cuda needs ONNXRUNTIME_NODE_INSTALL=cuda12 at install)').choices([...ONNX_DEVICES]);
-
 /** The options every model-running command takes. */
 function modelCommand(name: string): Command {
-  return program.command(name).addOption(modelOption()).addOption(engineOption()).addOption(backendOption()).addOption(dtypeOption()).addOption(deviceOption()).addOption(jsonOption());
-}
-const jsonOption = () => new Option('--json', 'print one JSON object on stdout');
-
-async function withModel<T>(o: ModelOpts, f: (m: CausalLM) => Promise<T>): Promise<T> {
-  const m = await loadModel(o.model, { engine: o.engine, backend: o.backend, dtype: o.dtype, device: o.device });
-  try {
-    return await f(m);
-  } finally {
-    m.dispose();
-  }
-}
-
-function print(o: { json?: boolean }, obj: Record<string, unknown>, human: () => string): void {
-  process.stdout.write(o.json ? `${JSON.stringify(obj)}\n` : `${human()}\n`);
+  return addModelOptions(program.command(name));
 }
 
 const program = new Command('ipo')

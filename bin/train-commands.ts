@@ -3,7 +3,7 @@
  * Each command parses flags, calls one library function and prints a summary or, with --json, one JSON object.
  */
 import { Option, type Command } from 'commander';
-import { floatArg, intArg, jsonOption, logLine, modelOption, print, backendOption, engineOption, dtypeOption, deviceOption, withModel, type ModelOpts } from './cli-common.ts';
+import { addModelOptions, floatArg, intArg, jsonOption, logLine, print, withModel, type ModelOpts } from './cli-common.ts';
 import { loadTfModel } from '../lib/models/load.ts';
 import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
 import { DPO_LOSS_TYPES, type DpoLossType } from '../lib/dpo/loss.ts';
@@ -67,7 +67,7 @@ async function withTrainable<T>(o: ModelOpts, f: (m: TfCausalLM) => Promise<T>):
 const pct = (x: number | undefined | null) => (x === undefined || x === null || !Number.isFinite(x) ? '—' : x.toFixed(3));
 
 export function registerTrainingCommands(program: Command): void {
-  const modelCommand = (name: string) => program.command(name).addOption(modelOption()).addOption(engineOption()).addOption(backendOption()).addOption(dtypeOption()).addOption(deviceOption()).addOption(jsonOption());
+  const modelCommand = (name: string) => addModelOptions(program.command(name));
 
   modelCommand('sample')
     .description('sample N responses per prompt (the paper: 4 at temperature 0.7, 256 new tokens), cached and resumable')

@@ -7,6 +7,12 @@
  *   scoring  lib/scoring/   official IPO templates, prompt layout, P(Yes) with `paper` and `exact` presets, judges
  *   data     lib/data/      RewardBench (hub / file / offline rebuild) and RM-Bench loaders
  *   eval     lib/eval/      official RewardBench and RM-Bench scoring, bootstrap CIs, runners, paper numbers
+ *   generate lib/generate/  N sampled responses per prompt (seeded, cached, resumable), faithful/fixed extraction
+ *   pairs    lib/pairs.ts   best vs worst from scored responses (official and fixed rules)
+ *   dpo      lib/dpo/       training on the TF engine: DPO losses (TRL names), AdamW + cosine + clipping, LoRA,
+ *                           TRL tokenization, the SFT and DPO trainers, checkpoints, merged export, TRL hand-off
+ *   self-improve lib/self-improve/  the paper's loop: sample → judge (own P(Yes) | rubric | RM) → pairs → DPO, K rounds
+ *   report   lib/report/    tables, figures and verdict sentences for notebooks and the CLI
  *   util     lib/util/      the ground floor (imports nothing above it): paths, rng, hub, checks, cache + the one
  *                           batched cached loop, progress bars, tables, figures, Python-exact JSON
  */
@@ -27,10 +33,13 @@ export { loadTokenizer, type TextTokenizer } from './models/tokenizer';
 export { readSafetensors, loadSafetensorsFolder, writeSafetensors } from './models/safetensors';
 export { readLlama2c, readLlama2cTokenizer } from './models/llama2c';
 export { makeRng, pickToken, argmax } from './models/sampling';
-export { modelFingerprint } from './models/fingerprint';
+export { modelFingerprint, forgetFingerprint } from './models/fingerprint';
 export { ModelLoadError } from './models/errors';
 export { loadSequenceClassifier, type SequenceClassifier, type ClassifierLabelInfo } from './models/onnx-classifier';
 export * from './models/flops';
+export { tokenLogps, sequenceLogps } from './models/token-logps';
+export type { ForwardOptions, LinearAdapter, LinearContext } from './models/llama-tf';
+export { logSigmoid, installGradFixes } from './models/tf-grad-fixes';
 
 // scoring (the paper's classifier)
 export * from './scoring/templates';
@@ -65,6 +74,44 @@ export * from './eval/prompt-search';
 export * from './scoring/ablations';
 export { PAPER_RESULTS, getPaperResults, paperRow, paperAverageCheck, truncateDecimals, type PaperRow } from './eval/paper-results';
 
+// post-training evaluation: implicit reward, MMLU, win rate vs base; generic bootstrap
+export { bootstrapCi, pairedBootstrapCi, type BootstrapCi, type BootstrapOptions } from './eval/bootstrap';
+export { implicitRewardAccuracy, pairLogProbs, type ImplicitRewardReport } from './eval/policy-reward';
+export { evaluateMmlu, parseMmluChoice, mmluPrompt, mmluFreeFormPrompt, MMLU_FAITHFUL_NOTE } from './eval/policy-mmlu';
+export { winRate, generateResponses, pYesPairJudge, binaryPairJudge, type PairJudge, type WinRateReport } from './eval/policy-winrate';
+
+// data files for self-improvement: prompts, preference pairs (TRL format), SFT examples, MMLU, AlpacaEval
+export { readPromptFile, writePromptFile, formatPromptReport, loadUltraFeedbackPrompts, loadAlpacaSeedPrompts, type PromptItem } from './data/prompts';
+export { readPreferencePairs, writePreferencePairs, formatPairsReport, readLlamaFactoryPairs, loadLlamaFactoryDpoDemo, type PreferenceRecord } from './data/preference-pairs';
+export { readSftFile, type SftExample } from './data/sft-examples';
+export { loadMmlu, mmluSubjects, sampleMmlu, type MmluQuestion } from './data/mmlu';
+export { loadAlpacaEval, type AlpacaEvalItem } from './data/alpaca-eval';
+
+// sampling (N responses per prompt)
+export { sampleResponses, formatSampleSummary, deriveSeed, type SampleOptions, type SampleRecord, type SampleResult } from './generate/sample';
+export { readSamples, writeSamples } from './generate/samples-file';
+
+// pairs: best vs worst
+export { buildPairs, FAITHFUL_PAIR_OPTIONS, FAITHFUL_SELF_REWARD_PAIR_OPTIONS, FIXED_PAIR_OPTIONS, type BuiltPair, type BuildPairsResult, type PairOptions, type ScoredGroup, type ScoredResponse } from './pairs';
+
+// training: DPO losses (TRL's names; TRL's 'ipo' is Azar et al.'s loss, NOT this paper's method), optimizer, LoRA, trainers
+export { dpoLoss, DPO_LOSS_TYPES, needsLengthNormalisation, lengthNormalise, type DpoLossType, type DpoLogps, type DpoLossOptions, type DpoLossOutput } from './dpo/loss';
+export * from './dpo/metrics';
+export { AdamW, cosineWithWarmup, warmupStepsFromRatio, clipGradNorm, type AdamWOptions } from './dpo/optim';
+export { LoraAdapters, LORA_TARGETS, type LoraConfig } from './dpo/lora';
+export { tokenizePair, completionLogProb, summarizeTruncation, TRL_TOKENIZATION, type TokenizePairOptions, type TokenizedPair, type TruncationMode } from './dpo/tokenize';
+export { trainDpo, OFFICIAL_LORA, type DpoTrainOptions, type DpoTrainResult } from './dpo/train-dpo';
+export { trainSft, type SftTrainOptions, type SftTrainResult } from './dpo/train-sft';
+export { runTrainLoop, DEFAULT_OPTIM_ARGS, type OptimArgs, type StepRecord } from './dpo/train-loop';
+export { saveCheckpoint, latestCheckpoint, loadCheckpoint, type Checkpoint, type CheckpointState } from './dpo/checkpoint';
+export { saveModelFolder } from './dpo/save-model';
+export { exportPairsForTrl, OFFICIAL_DPO_HYPERPARAMETERS } from './dpo/trl-export';
+
+// self-improvement: the paper's loop
+export { selfImprove, readRoundReports, officialTrainPair, splitPairs, type SelfImproveOptions, type SelfImproveResult, type RoundReport } from './self-improve/rounds';
+export { ipoJudge, selfRewardJudge, rewardModelJudge, customJudge, scoreSamples, writeScores, readScores, type ResponseJudge } from './self-improve/score-responses';
+export * from './report/self-improve';
+
 // installation check (`ipo doctor`)
 export { runDoctor, doctorReport, type DoctorCheck } from './doctor';
 
@@ -72,7 +119,8 @@ export { runDoctor, doctorReport, type DoctorCheck } from './doctor';
 export { runDemo, DEMO_PAIR, type DemoResult } from './demo';
 
 // utilities
-export { repoRoot, findAsset, assetRoots, hubCacheDir, kitCacheDir, AssetNotFoundError } from './util/paths';
+export { repoRoot, findAsset, assetRoots, hubCacheDir, kitCacheDir, displayPath, AssetNotFoundError } from './util/paths';
+export { compareCodePoints, pyStrip } from './util/python-str';
 export { contentHash, stableStringify, ResultCache } from './util/cache';
 export { runCachedLoop, accuracyInfo, type CachedLoopSpec, type CachedLoopResult } from './util/cached-loop';
 export { progress, withProgress, withProgressSync, eachWithProgress, isNotebook, type ProgressBar } from './util/progress';

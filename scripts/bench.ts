@@ -16,7 +16,7 @@
  *  3. A table: median time of k runs after warm-up, tokens/s, achieved GFLOP/s and ratio = achieved / peak of the
  *     same engine, printed and written to reports/bench.json and reports/bench.md.
  *
- * FLOP model (lib/util/bench.ts): 2·N_body·T + 2·d·V per position whose logits are computed. The TF engine computes
+ * FLOP model (lib/models/flops.ts): 2·N_body·T + 2·d·V per position whose logits are computed. The TF engine computes
  * LM-head rows only where asked (1 row for next-token scoring), and so does the ONNX engine on graphs exported with a
  * `num_logits_to_keep` input; older graphs compute logits at every position (T rows), counted as such. Attention matmuls (4·L·d·T·S, dense) are not in
  * the headline number; the "+attn" column says how much they would add.
@@ -34,7 +34,7 @@ import type { OnnxCausalLM } from '../lib/models/onnx.ts';
 import { basename, join, resolve } from 'node:path';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { createHash } from 'node:crypto';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { readLlamaConfig } from '../lib/models/config.ts';
 import { exportOnnxFromRef } from '../lib/models/export-onnx.ts';
@@ -52,6 +52,7 @@ import { sequenceLogps } from '../lib/models/token-logps.ts';
 import { LoraAdapters } from '../lib/dpo/lora.ts';
 import { findAsset, kitCacheDir, repoRoot } from '../lib/util/paths.ts';
 import { formatDuration, progress, type ProgressBar } from '../lib/util/progress.ts';
+import { intArg } from '../lib/util/cli-args.ts';
 import {
   batchForwardFlops, classifyTfKernels, decodeFlops, fmtMs, fmtSig, forwardFlops, gflopsPerSecond, llamaParamCounts, markdownTable, measure,
   ortMatmulPeak, peakOf, PEAK_SHAPES, ratioToPeak, shapeLabel, textTable, tfMatmulPeak,
@@ -77,13 +78,6 @@ interface Opts {
 
 const WORKLOADS = ['prefill', 'decode', 'ipo', 'dpo'] as const;
 
-function intArg(name: string, min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || n < min) throw new InvalidArgumentError(`${name} must be a whole number >= ${min}, got '${v}'`);
-    return n;
-  };
-}
 
 const program = new Command('bench')
   .description('engine benchmark: prefill, decode and IPO scoring throughput as ratios of matmul peaks measured in the same run')

@@ -1,28 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { loadTfModel } from '../lib/models/load.ts';
 import { pYes } from '../lib/scoring/yes-no.ts';
 import { findAsset } from '../lib/util/paths.ts';
-
-/** Run the CLI as a user would (`node bin/ipo.mjs …` is what `npx ipo …` executes). */
-function ipo(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/ipo.mjs', ...args], { encoding: 'utf8', env: { ...process.env, IPO_OFFLINE: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A bad-input run: non-zero exit, exactly one line on stderr matching `re`, no stack trace. */
-function assertOneLineError(r: ReturnType<typeof ipo>, re: RegExp) {
-  assert.notEqual(r.code, 0, 'expected a non-zero exit');
-  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
-  assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`);
-  assert.match(lines[0], re);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  assert.equal(r.stdout, '');
-}
+import { assertOneLineError, ipo } from './helpers/cli.ts';
 
 const TINY = findAsset('models/tinystories-656k');
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { displayPath } from '../lib/data/jsonl.ts';
+import { displayPath } from '../lib/util/jsonl.ts';
 import { formatPromptReport, loadAlpacaSeedPrompts, loadUltraFeedbackPrompts, readPromptFile, writePromptFile } from '../lib/data/prompts.ts';
 import {
   extractImplicitPrompt, formatPairsReport, loadLlamaFactoryDpoDemo, readLlamaFactoryPairs, readPreferencePairs, writePreferencePairs,

@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { findAsset } from '../util/paths';
 import { makeRng } from '../util/rng';
-import { displayPath } from './jsonl';
+import { displayPath } from '../util/jsonl';
 import { emptyMalformed, noteMalformed, type MalformedReport } from './rows';
 
 export const ALPACA_EVAL_INSTRUCTIONS = 'alpaca-eval/eval_set_805_example_outputs.json';

@@ -3,7 +3,7 @@
  * structurally the same as `ChatMessage` in `lib/models/types.ts`, declared here so `lib/data` does not import the
  * model layer (design review §4 rule 1).
  */
-import { kindOf } from './jsonl';
+import { kindOf } from '../util/jsonl';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | string;

@@ -18,7 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { unzipSync, strFromU8 } from 'fflate';
 import { findAsset } from '../util/paths';
 import { makeRng } from '../util/rng';
-import { displayPath } from './jsonl';
+import { displayPath } from '../util/jsonl';
 import { emptyMalformed, noteMalformed, parseCsv, sliceStratified, type MalformedReport } from './rows';
 
 export const MMLU_ASSET = 'mmlu/mmlu.zip';

@@ -21,7 +21,7 @@
  * into the same shape.
  */
 import { findAsset } from '../util/paths';
-import { formatSkips, kindOf, readRecordFile, SkipCounter, writeJsonl, type RecordFile } from './jsonl';
+import { formatSkips, kindOf, readRecordFile, SkipCounter, writeJsonl, type RecordFile } from '../util/jsonl';
 import { looksConversational, messageListProblem, toMessages, type ChatMessage } from './messages';
 
 /** One preference pair, normalised. Extra keys of the source record are kept as they were. */

@@ -19,7 +19,7 @@
  * `loadAlpacaSeedPrompts` (Alpaca's 175 seed tasks, instruction + first instance input).
  */
 import { findAsset } from '../util/paths';
-import { formatSkips, kindOf, readRecordFile, SkipCounter, writeJsonl, type RecordFile } from './jsonl';
+import { formatSkips, kindOf, readRecordFile, SkipCounter, writeJsonl, type RecordFile } from '../util/jsonl';
 import { messageListProblem, toMessages, type ChatMessage } from './messages';
 
 /** One prompt to sample responses for. */

@@ -8,7 +8,7 @@
  * Bad records are counted by reason and reported with their line numbers; nothing is dropped silently.
  */
 import type { ChatMessage } from './messages';
-import { formatSkips, kindOf, readRecordFile, SkipCounter } from './jsonl';
+import { formatSkips, kindOf, readRecordFile, SkipCounter } from '../util/jsonl';
 import { messageListProblem, toMessages } from './messages';
 
 /** One SFT example: an instruction (string or conversation) and the response to learn. */

@@ -5,8 +5,8 @@
  * `DPO/merge_peft.py`): LoRA adapters are merged into the base weights before they reach this function.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, isAbsolute, join, relative } from 'node:path';
-import { repoRoot } from '../util/paths';
+import { join } from 'node:path';
+import { displayPath } from '../util/paths';
 import { copyTokenizerFiles, ensureWritableDir, toHfConfig } from '../models/export-onnx';
 import { writeSafetensors } from '../models/safetensors';
 import type { LlamaConfig, WeightMap } from '../models/types';
@@ -21,16 +21,7 @@ export interface SavedModelInfo {
   details?: Record<string, unknown>;
 }
 
-/**
- * A path as the kit prints and commits it: relative to the repo root (so `../shared/...` for the shared assets),
- * never an absolute path of the machine it ran on; hub ids and other references pass through unchanged.
- */
-export function displayPath(p: string): string {
-  if (!isAbsolute(p)) return p;
-  const rel = relative(repoRoot(), p);
-  if (!rel.startsWith('../..') && !isAbsolute(rel)) return rel || '.';
-  return basename(p);
-}
+export { displayPath };
 
 /**
  * Save `weights` (PyTorch layout, Hugging Face names) as a model folder in `outDir`, with the config and tokenizer of

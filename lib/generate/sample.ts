@@ -29,7 +29,7 @@ import { modelFingerprint } from '../models/fingerprint';
 import type { CausalLM, ChatMessage } from '../models/types';
 import { contentHash } from '../util/cache';
 import { runCachedLoop } from '../util/cached-loop';
-import { displayPath } from '../data/jsonl';
+import { displayPath } from '../util/jsonl';
 import type { PromptItem } from '../data/prompts';
 import { cutAtStopStrings, extractResponse, type Extraction } from './extract';
 

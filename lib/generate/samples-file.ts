@@ -3,7 +3,7 @@
  * reads back before scoring. Reading checks the shape of every record; a bad line is counted and listed by line
  * number, never fatal; a missing file or one without a usable record is a one-line error naming the path.
  */
-import { formatSkips, kindOf, readRecordFile, SkipCounter, writeJsonl } from '../data/jsonl';
+import { formatSkips, kindOf, readRecordFile, SkipCounter, writeJsonl } from '../util/jsonl';
 import type { FinishReason, SampleRecord } from './sample';
 
 const FINISH: readonly FinishReason[] = ['eos', 'length', 'max-length'];

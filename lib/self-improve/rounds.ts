@@ -25,7 +25,7 @@
 import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { contentHash } from '../util/cache';
-import { writeJsonl } from '../data/jsonl';
+import { writeJsonl } from '../util/jsonl';
 import type { PromptItem } from '../data/prompts';
 import { loadTfModel } from '../models/load';
 import type { TfCausalLM } from '../models/tf-causal-lm';

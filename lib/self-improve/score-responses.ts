@@ -36,7 +36,7 @@
  */
 import { modelFingerprint } from '../models/fingerprint';
 import type { CausalLM } from '../models/types';
-import { formatSkips, kindOf, readRecordFile, SkipCounter, writeJsonl } from '../data/jsonl';
+import { formatSkips, kindOf, readRecordFile, SkipCounter, writeJsonl } from '../util/jsonl';
 import type { SampleRecord } from '../generate/sample';
 import type { ScoredGroup } from '../pairs';
 import { contentHash, stableStringify } from '../util/cache';

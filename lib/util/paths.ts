@@ -5,7 +5,7 @@
  * `import.meta`, which tslab's CJS transpile cannot take).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { homedir } from 'node:os';
 
 export const PACKAGE_NAME = 'ipo-notebook-kit';
@@ -72,4 +72,17 @@ export function hubCacheDir(): string {
 /** The kit's own cache (scores, generations); `IPO_CACHE_DIR` overrides `<repo>/.cache`. */
 export function kitCacheDir(): string {
   return resolve(process.env.IPO_CACHE_DIR ?? join(repoRoot(), '.cache'));
+}
+
+/**
+ * A path as the kit prints it: relative to the repo root when inside it or beside it (`../shared/...`), else the
+ * file name only (a temp folder's absolute path says nothing useful and must not end up in committed output).
+ * A relative path or a reference that is not a path (a hub id, a shared model name) is returned as given.
+ */
+export function displayPath(p: string): string {
+  if (!isAbsolute(p)) return p;
+  const abs = resolve(p);
+  const rel = relative(repoRoot(), abs);
+  if (!rel.startsWith('../..') && !isAbsolute(rel)) return rel || '.';
+  return basename(abs);
 }

@@ -5,25 +5,15 @@
  * names the path as the kit prints paths (repo-relative, `../shared/...`, never absolute).
  *
  * Ground for `./prompts`, `./preference-pairs` and the sampler's `samples.jsonl` (`lib/generate/samples-file`).
- * It belongs in `lib/util` (imports only `node:` and `../util/paths`).
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
-import { repoRoot } from '../util/paths';
+import { dirname, resolve } from 'node:path';
+import { displayPath } from './paths';
 
 /** How many skipped records are listed by line in a report (the counts are always complete). */
 export const MAX_EXAMPLES = 10;
 
-/**
- * A path as the kit prints it: relative to the repo root when inside it or beside it (`../shared/...`), else the
- * file name only (a temp folder's absolute path says nothing useful and must not end up in committed output).
- */
-export function displayPath(p: string): string {
-  const abs = resolve(p);
-  const rel = relative(repoRoot(), abs);
-  if (!rel.startsWith('../..') && !isAbsolute(rel)) return rel || '.';
-  return basename(abs);
-}
+export { displayPath };
 
 /** One parsed record and where it was: `line` is the 1-based line in a JSONL file, the 1-based element in an array. */
 export interface SourceRecord {
