@@ -67,7 +67,7 @@ test('splits: disjoint, the requested sizes, deterministic per seed, test indepe
   const keys = (qs: ToyQuestion[]) => new Set(qs.map(questionKey));
   const trainKeys = keys(small.train);
   for (const q of [...small.dpo, ...small.dev, ...small.test]) assert.ok(!trainKeys.has(questionKey(q)));
-  assert.throws(() => makeSplits({ sizes: { train: 8000, test: 200 } }), /sizes sum to 9835, more than the 8100 questions/);
+  assert.throws(() => makeSplits({ sizes: { train: 8000, test: 200 } }), /sizes sum to 10225, more than the 8100 questions/);
   assert.throws(() => makeSplits({ sizes: { dev: -1 } }), /sizes\.dev must be a non-negative integer/);
 });
 
@@ -136,32 +136,26 @@ const tokDir = mkdtempSync(join(tmpdir(), 'ipo-toy-tok-'));
 writeToyTokenizer(tokDir);
 const tok = loadTokenizer(tokDir);
 
-/** Every text the world produces for one question: instruction, answers, judge prompts and their Yes/No ends. */
+/** The texts the world produces for one question: instruction, answers, judge prompts and their Yes/No ends. */
 function worldTexts(q: ToyQuestion, i: number): string[] {
   const t = teacherAnswer(q, { seed: 9, draw: i });
   const w = teacherWrongAnswer(q, { seed: 9, draw: i });
-  const out = [instructionText(q), correctAnswer(q), t.answer, w.answer];
-  for (const r of [correctAnswer(q), w.answer, '']) {
-    const p = toyIpoPrompt(q, r);
-    out.push(p, `${p} Yes`, `${p} No`);
-  }
-  return out;
+  return [instructionText(q), t.answer, `${toyIpoPrompt(q, correctAnswer(q))} Yes`, `${toyIpoPrompt(q, w.answer)} No`, toyIpoPrompt(q, '')];
 }
 
 test('tokenizer: decode(encode(x)) === x for every world text of all 8,100 questions, BOS first', () => {
   let n = 0;
   allQuestions().forEach((q, i) => {
     for (const text of worldTexts(q, i)) {
-      if (text === '') continue;
       const ids = tok.encode(text);
       assert.equal(ids[0], TOY_SPECIAL_IDS.bos);
       assert.ok(!ids.includes(TOY_SPECIAL_IDS.unk), `unk in ${JSON.stringify(text)}`);
       assert.equal(tok.decode(ids), text);
-      assert.deepEqual(tok.encode(text, { addSpecialTokens: false }), ids.slice(1));
       n++;
     }
   });
-  assert.ok(n > 80_000, `${n} texts`);
+  assert.equal(n, 5 * 8100);
+  for (const text of worldTexts(Q, 0)) assert.deepEqual(tok.encode(text, { addSpecialTokens: false }), tok.encode(text).slice(1));
 });
 
 test('tokenizer: digits one token each, " Yes"/" No" one token, layout and template words whole, specials', () => {
@@ -196,7 +190,8 @@ test('tokenizer: digits one token each, " Yes"/" No" one token, layout and templ
   assert.equal(tok.decode([1, ...tok.encode('85', noSp), 2], { skipSpecialTokens: false }), '<s>85</s>');
   assert.equal(tok.decode([1, ...tok.encode('85', noSp), 2]), '85');
   // the vocabulary size the config must declare
-  assert.equal(Object.keys(tok.raw.get_vocab()).length, toyVocabSize());
+  const vocab = tok.raw.get_vocab() as unknown as Map<string, number> | Record<string, number>;
+  assert.equal(vocab instanceof Map ? vocab.size : Object.keys(vocab).length, toyVocabSize());
 });
 
 test('tokenizer: its pre-tokenization equals transformers.js\'s; ASCII text round-trips, other text becomes <unk>', () => {
@@ -209,6 +204,29 @@ test('tokenizer: its pre-tokenization equals transformers.js\'s; ASCII text roun
   assert.equal(tok.decode(tok.encode(ascii)), ascii);
   assert.equal(toyTokenizerCovers('café'), false);
   assert.ok(tok.encode('café', { addSpecialTokens: false }).includes(TOY_SPECIAL_IDS.unk));
+});
+
+/** Hugging Face's Rust `tokenizers` (npm `tokenizers`, the core of Python `tokenizers`), when installed: an independent reader. */
+const rustTokenizers = await (async () => {
+  const name = 'tokenizers'; // not a dependency of the kit: a variable keeps tsc from resolving it
+  try {
+    return (await import(name)) as { Tokenizer: { fromFile(f: string): { encode(t: string, p: null, o: { addSpecialTokens: boolean }): Promise<{ getIds(): number[] }>; decode(ids: number[], skip: boolean): Promise<string> } } };
+  } catch {
+    return null;
+  }
+})();
+
+test('tokenizer: Hugging Face\'s Rust tokenizers reads tokenizer.json and gives the same ids and texts', { skip: rustTokenizers ? false : 'npm package `tokenizers` not installed' }, async () => {
+  const rust = rustTokenizers!.Tokenizer.fromFile(join(tokDir, 'tokenizer.json'));
+  const texts = allQuestions().filter((_, i) => i % 7 === 0).flatMap((q, i) => worldTexts(q, i));
+  texts.push('Once upon a time, Lily said: "Hi!"\n\tok ', '  a  b ', 'café');
+  for (const t of texts) {
+    for (const addSpecialTokens of [true, false]) {
+      const ids = Array.from((await rust.encode(t, null, { addSpecialTokens })).getIds());
+      assert.deepEqual(ids, tok.encode(t, { addSpecialTokens }), JSON.stringify(t));
+      if (toyTokenizerCovers(t)) assert.equal(await rust.decode(ids, true), t);
+    }
+  }
 });
 
 // ---------------------------------------------------------------------------------------------------------------

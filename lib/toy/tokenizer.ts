@@ -1,7 +1,8 @@
 /**
  * The toy world's tokenizer, written as a REAL Hugging Face `tokenizer.json` (+ `tokenizer_config.json`,
- * `special_tokens_map.json`), so the kit's `loadTokenizer(dir)` (transformers.js `PreTrainedTokenizer`) and Python
- * `tokenizers` / `AutoTokenizer` read it like any other model's.
+ * `special_tokens_map.json`), so the kit's `loadTokenizer(dir)` (transformers.js `PreTrainedTokenizer`) and Hugging
+ * Face's Rust `tokenizers` (the core of Python `tokenizers` / `AutoTokenizer`) read it like any other model's: the test
+ * checks both give the same ids and texts (the Rust one through the npm package `tokenizers` when installed).
  *
  * Design: the byte-level BPE family of the paper's single-token models (Llama-3, Qwen, SmolLM2: " Yes" → `ĠYes`),
  * with SmolLM2-135M's exact pre-tokenizer — `Sequence[Digits(individual_digits), ByteLevel(GPT-2 regex)]` — so
