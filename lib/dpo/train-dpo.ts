@@ -63,7 +63,7 @@ export interface DpoTrainOptions extends Partial<OptimArgs> {
   baseModel?: string;
   /** Cache reference log-probs by content hash (default true unless IPO_CACHE=0). */
   cache?: boolean;
-  onStep?: (r: StepRecord) => void;
+  onStep?: (r: StepRecord) => void | Promise<void>;
 }
 
 export interface DpoTrainResult {

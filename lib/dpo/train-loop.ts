@@ -130,7 +130,7 @@ export interface LoopSpec<E> {
   /** Metrics on held-out data (names get the `eval_` prefix, as TRL logs them). */
   evaluate?: (step: number) => Promise<Record<string, number>>;
   /** Called after each optimizer step with the logged record (progress, notebook charts). */
-  onStep?: (record: StepRecord) => void;
+  onStep?: (record: StepRecord) => void | Promise<void>;
   /** Show a progress bar (default true). */
   progressLabel?: string;
 }
@@ -318,7 +318,7 @@ export async function runTrainLoop<E>(spec: LoopSpec<E>): Promise<LoopResult> {
       };
       history.push(rec);
       log(rec);
-      spec.onStep?.(rec);
+      await spec.onStep?.(rec);
       bar.tick(1, { info: `loss ${lossSum.toFixed(4)}` });
       const done = step + 1;
       if (a.evalSteps > 0 && done % a.evalSteps === 0 && done < totalSteps) await runEval(done);

@@ -46,7 +46,7 @@ export interface SftTrainOptions extends Partial<OptimArgs> {
   /** Held-out examples: `eval_loss` before, every `evalSteps`, and after. */
   evalExamples?: readonly SftExample[];
   baseModel?: string;
-  onStep?: (r: StepRecord) => void;
+  onStep?: (r: StepRecord) => void | Promise<void>;
 }
 
 export interface SftTrainResult {
