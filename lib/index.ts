@@ -81,7 +81,7 @@ export { evaluateMmlu, parseMmluChoice, mmluPrompt, mmluFreeFormPrompt, MMLU_FAI
 export { winRate, generateResponses, pYesPairJudge, binaryPairJudge, type PairJudge, type WinRateReport } from './eval/policy-winrate';
 
 // data files for self-improvement: prompts, preference pairs (TRL format), SFT examples, MMLU, AlpacaEval
-export { readPromptFile, writePromptFile, formatPromptReport, loadUltraFeedbackPrompts, loadAlpacaSeedPrompts, type PromptItem } from './data/prompts';
+export { readPromptFile, writePromptFile, formatPromptReport, loadUltraFeedbackPrompts, loadAlpacaSeedPrompts, ULTRAFEEDBACK_SAMPLE_FILES, type PromptItem } from './data/prompts';
 export { readPreferencePairs, writePreferencePairs, formatPairsReport, readLlamaFactoryPairs, loadLlamaFactoryDpoDemo, type PreferenceRecord } from './data/preference-pairs';
 export { readSftFile, type SftExample } from './data/sft-examples';
 export { loadMmlu, mmluSubjects, sampleMmlu, type MmluQuestion } from './data/mmlu';
@@ -109,7 +109,7 @@ export { exportPairsForTrl, OFFICIAL_DPO_HYPERPARAMETERS } from './dpo/trl-expor
 
 // self-improvement: the paper's loop
 export { selfImprove, readRoundReports, officialTrainPair, splitPairs, type SelfImproveOptions, type SelfImproveResult, type RoundReport } from './self-improve/rounds';
-export { ipoJudge, selfRewardJudge, rewardModelJudge, customJudge, scoreSamples, writeScores, readScores, type ResponseJudge } from './self-improve/score-responses';
+export { ipoJudge, selfRewardJudge, rewardModelJudge, customJudge, scoreSamples, writeScores, readScores, formatScoreSummary, type ResponseJudge, type ScoreSamplesResult } from './self-improve/score-responses';
 export * from './report/self-improve';
 
 // installation check (`ipo doctor`)

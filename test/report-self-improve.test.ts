@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { buildPairs, FAITHFUL_PAIR_OPTIONS, FIXED_PAIR_OPTIONS } from '../lib/pairs.ts';
 import {
-  pairCountsTable, paperDpoTable, postTrainingFigure, postValue, responseScoresTable, runsTable, selfImproveVerdict, trainingCurves,
-  type RunSummary,
+  pairCountsTable, paperDpoTable, postTrainingFigure, postValue, responseScoresTable, runsTable, RUN_COLORS, selfImproveVerdict, trainingCurves,
+  trainingCurvesGrid, type RunSummary,
 } from '../lib/report/self-improve.ts';
 
 test('responseScoresTable: one row per response, scores rounded per judge, chosen/rejected marked, text clipped', () => {
@@ -51,19 +51,22 @@ test('postValue: keeps a finite interval, drops NaN bounds (fewer than 2 values)
   assert.deepEqual(postValue({ estimate: 0.25 }), { value: 0.25 });
 });
 
-test('postTrainingFigure: one bar trace per run in %, asymmetric error bars, a chance trace for the columns that have one', () => {
+test('postTrainingFigure: one bar trace per run in %, in the run colours, asymmetric error bars, chance as a dashed line per column group', () => {
   const fig = postTrainingFigure([
     { label: 'ipo', post: { MMLU: { value: 0.25, lo: 0.1, hi: 0.5 }, win: { value: 0.5 } } },
     { label: 'random', post: { MMLU: null } },
-  ], ['MMLU', 'win'], { chance: { MMLU: 0.25 } });
-  assert.equal(fig.data.length, 3);
-  const [a, b, c] = fig.data as Record<string, any>[];
+  ], ['MMLU', 'win'], { chance: { win: 0.5 } });
+  assert.equal(fig.data.length, 2);
+  const [a, b] = fig.data as Record<string, any>[];
   assert.deepEqual(a.y, [25, 50]);
   assert.deepEqual(a.error_y.array, [25, null]);
   assert.deepEqual(a.error_y.arrayminus, [15, null]);
   assert.deepEqual(b.y, [null, null], 'a missing value is a gap, not 0');
-  assert.deepEqual([c.name, c.x, c.y], ['chance', ['MMLU'], [25]]);
-  assert.equal(postTrainingFigure([{ label: 'x' }], ['MMLU']).data.length, 1, 'no chance trace without chance levels');
+  assert.deepEqual([a.marker.color, b.marker.color], [RUN_COLORS[0], RUN_COLORS[1]]);
+  const shapes = fig.layout!.shapes as Record<string, any>[];
+  assert.equal(shapes.length, 1, 'only the column with a chance level');
+  assert.deepEqual([shapes[0].x0, shapes[0].x1, shapes[0].y0, shapes[0].y1], [0.55, 1.45, 50, 50], 'column 1 of the category axis, at 50%');
+  assert.deepEqual(postTrainingFigure([{ label: 'x' }], ['MMLU']).layout!.shapes, []);
 });
 
 test('paperDpoTable: the published rows from data/paper-results.json, then ours with nulls for columns we did not run and a note', () => {
@@ -92,9 +95,22 @@ const run = (label: string, acc: number, post?: RunSummary['post']): RunSummary 
 test('trainingCurves and runsTable: train lines per run with eval markers; before → after per run', () => {
   const fig = trainingCurves([run('ipo', 1), run('random', 0)], 'loss');
   assert.equal(fig.data.length, 4, 'a train line and an eval marker trace per run');
-  const [line, marks] = fig.data as Record<string, any>[];
+  const [line, marks, line2] = fig.data as Record<string, any>[];
   assert.deepEqual([line.x, line.y], [[1, 2], [0.69, 0.6]]);
   assert.deepEqual([marks.x, marks.y], [[0, 2], [0.6931, 0.65]]);
+  assert.equal(line.line.color, marks.marker.color, 'train line and eval points of a run share its colour');
+  assert.notEqual(line.line.color, line2.line.color);
+  // the grid: the same traces per metric on their own axes, one legend, panels side by side without overlap
+  const grid = trainingCurvesGrid([run('ipo', 1), run('random', 0)], ['loss', 'rewards/accuracies']);
+  const traces = grid.data as Record<string, any>[];
+  assert.equal(traces.length, 8);
+  assert.deepEqual(traces.map((t) => t.xaxis), ['x', 'x', 'x', 'x', 'x2', 'x2', 'x2', 'x2']);
+  assert.deepEqual(traces.map((t) => t.showlegend), [true, true, true, true, false, false, false, false]);
+  assert.deepEqual(traces[5].y, [0, 1], 'eval rewards/accuracies of run 1 on the second panel');
+  const [d1, d2] = [(grid.layout as any).xaxis.domain, (grid.layout as any).xaxis2.domain];
+  assert.ok(d1[0] === 0 && d1[1] < d2[0] && Math.abs(d2[1] - 1) < 1e-12, `domains ${d1} / ${d2}`);
+  assert.deepEqual((grid.layout as any).annotations.map((a: any) => a.text), ['<b>loss</b>', '<b>rewards/accuracies</b>']);
+  assert.throws(() => trainingCurvesGrid([], []), /^Error: trainingCurvesGrid: give at least one metric$/);
   const [row] = runsTable([run('ipo', 1, { MMLU: { value: 0.25, lo: 0.1, hi: 0.4 }, win: { value: 0.5 } })]);
   assert.equal(row['eval loss before'], 0.693);
   assert.equal(row['eval reward acc. after'], 1);
@@ -113,5 +129,15 @@ test('selfImproveVerdict: names the model, each run\'s held-out accuracy, whethe
   const overlap = selfImproveVerdict([run('a', 1, { win: { value: 0.6, lo: 0.3, hi: 0.9 } }), run('b', 1, { win: { value: 0.5, lo: 0.2, hi: 0.8 } })], { model: 'm', instructionModel: true, column: 'win' });
   assert.match(overlap, /intervals overlap/);
   assert.doesNotMatch(overlap, /not an instruction model/);
+  assert.match(v, /ipo fits its pairs best here\./);
+  assert.ok(v.indexOf('That accuracy measures') < v.indexOf('On win,'), 'the caveat follows the held-out accuracy it explains');
+  const level = selfImproveVerdict([run('a', 1, { win: { value: 0.5 } }), run('b', 1, { win: { value: 0.5 } }), run('c', 1, { win: { value: 0.25 } })], { model: 'm', instructionModel: true, column: 'win' });
+  assert.match(level, /On win, a and b tie at the top \(50\.0\)\./);
+  assert.doesNotMatch(level, /leads/);
   assert.equal(selfImproveVerdict([], { model: 'm', instructionModel: true }), 'No run to compare.');
+  // ties at the top are named together, never as one winner; held-out counts are shown and few pairs flagged
+  const tied = selfImproveVerdict([{ ...run('a', 1), evalPairs: 2 }, { ...run('b', 1), evalPairs: 2 }, { ...run('c', 0), evalPairs: 2 }], { model: 'm', instructionModel: true });
+  assert.match(tied, /a 1\.00 \(4 train \/ 2 held-out pairs\)/);
+  assert.match(tied, /a and b fit their pairs equally well here \(on fewer than 10 held-out pairs/);
+  assert.match(selfImproveVerdict([run('a', 1), run('b', 1)], { model: 'm', instructionModel: true }), /all runs fit their pairs equally well here\./);
 });

@@ -14,6 +14,8 @@ export interface RunSummary {
   evals: readonly ({ step: number } & Record<string, number>)[];
   /** Pairs trained on, and what the pair builder dropped. */
   pairs: number;
+  /** Held-out pairs behind the `eval_` metrics (shown in the verdict: 1 pair makes an accuracy of 0 or 1). */
+  evalPairs?: number;
   dropped?: Record<string, number>;
   /** Post-training numbers (fractions in [0, 1]) with optional intervals, by column name. */
   post?: Record<string, { value: number; lo?: number; hi?: number } | null>;
@@ -21,18 +23,56 @@ export interface RunSummary {
 
 const round = (x: number | undefined | null, d = 3) => (x === undefined || x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 
+/** Plotly's default colour cycle: run i gets `RUN_COLORS[i % 10]` in every figure, so one run keeps one colour. */
+export const RUN_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'] as const;
+const colorOf = (i: number) => RUN_COLORS[i % RUN_COLORS.length];
+
+/** The traces of one metric: per run a train line and its eval points (diamonds), in the run's colour. */
+function curveTraces(runs: readonly RunSummary[], metric: string, axes: { xaxis?: string; yaxis?: string; showlegend?: boolean } = {}): Record<string, unknown>[] {
+  const data: Record<string, unknown>[] = [];
+  runs.forEach((r, i) => {
+    const color = colorOf(i);
+    data.push({ type: 'scatter', mode: 'lines', name: `${r.label} (train)`, x: r.history.map((h) => h.step), y: r.history.map((h) => h[metric] ?? null), legendgroup: r.label, line: { color }, ...axes });
+    const ev = r.evals.filter((e) => Number.isFinite(e[`eval_${metric}`]));
+    if (ev.length) {
+      data.push({ type: 'scatter', mode: 'markers', marker: { size: 9, symbol: 'diamond', color }, name: `${r.label} (eval)`, x: ev.map((e) => e.step), y: ev.map((e) => e[`eval_${metric}`]), legendgroup: r.label, ...axes });
+    }
+  });
+  return data;
+}
+
 /** Line charts of a TRL metric over steps (train) with the eval points as markers, one colour per run. */
 export function trainingCurves(runs: readonly RunSummary[], metric: 'loss' | 'rewards/margins' | 'rewards/accuracies' | string): Figure {
-  const data: Record<string, unknown>[] = [];
-  for (const r of runs) {
-    data.push({ type: 'scatter', mode: 'lines', name: `${r.label} (train)`, x: r.history.map((h) => h.step), y: r.history.map((h) => h[metric] ?? null), legendgroup: r.label });
-    const ev = r.evals.filter((e) => Number.isFinite(e[`eval_${metric}`]));
-    if (ev.length) data.push({ type: 'scatter', mode: 'markers', marker: { size: 9, symbol: 'diamond' }, name: `${r.label} (eval)`, x: ev.map((e) => e.step), y: ev.map((e) => e[`eval_${metric}`]), legendgroup: r.label });
-  }
   return {
-    data,
+    data: curveTraces(runs, metric),
     layout: { title: { text: `DPO ${metric} per step` }, xaxis: { title: { text: 'optimizer step' } }, yaxis: { title: { text: metric } }, legend: { orientation: 'h', y: -0.25 } },
   };
+}
+
+/**
+ * Several TRL metrics side by side (one panel each, e.g. loss, rewards/margins, rewards/accuracies) under one legend:
+ * the traces of `trainingCurves` on axes x/y, x2/y2, …, so a notebook renders one PNG instead of three.
+ */
+export function trainingCurvesGrid(runs: readonly RunSummary[], metrics: readonly string[], opts: { title?: string } = {}): Figure {
+  if (metrics.length === 0) throw new Error('trainingCurvesGrid: give at least one metric');
+  const gap = 0.07;
+  const w = (1 - gap * (metrics.length - 1)) / metrics.length;
+  const data: Record<string, unknown>[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  const layout: Record<string, unknown> = {
+    title: { text: opts.title ?? 'DPO training curves (lines: train steps; diamonds: held-out pairs)' },
+    legend: { orientation: 'h', y: -0.22 },
+    annotations,
+  };
+  metrics.forEach((m, k) => {
+    const sx = k === 0 ? '' : String(k + 1);
+    data.push(...curveTraces(runs, m, { xaxis: `x${sx}`, yaxis: `y${sx}`, showlegend: k === 0 }));
+    const x0 = k * (w + gap);
+    layout[`xaxis${sx}`] = { domain: [x0, x0 + w], anchor: `y${sx}`, title: { text: 'optimizer step' } };
+    layout[`yaxis${sx}`] = { anchor: `x${sx}` };
+    annotations.push({ text: `<b>${m}</b>`, xref: 'paper', yref: 'paper', x: x0 + w / 2, y: 1.0, xanchor: 'center', yanchor: 'bottom', showarrow: false });
+  });
+  return { data, layout };
 }
 
 /** One row per run: pairs, the eval metrics before → after, and any post-training columns. */
@@ -137,15 +177,16 @@ export function pairCountsTable(rows: readonly { judge: string; faithful: PairCo
 }
 
 /**
- * Post-training numbers side by side: one bar group per column (values in %), one bar per run with its 95%
- * interval, and the chance level of each column (`chance`, a fraction) as a dashed tick.
+ * Post-training numbers side by side: one bar group per column (values in %), one bar per run (in its `RUN_COLORS`
+ * colour) with its 95% interval, and each column's chance level (`chance`, a fraction) as a dashed line across its
+ * bar group.
  */
 export function postTrainingFigure(runs: readonly Pick<RunSummary, 'label' | 'post'>[], columns: readonly string[], opts: { title?: string; chance?: Record<string, number> } = {}): Figure {
   const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : Math.round(1000 * x) / 10);
-  const data: Record<string, unknown>[] = runs.map((r) => {
+  const data: Record<string, unknown>[] = runs.map((r, i) => {
     const vs = columns.map((c) => r.post?.[c] ?? null);
     return {
-      type: 'bar', name: r.label, x: [...columns],
+      type: 'bar', name: r.label, x: [...columns], marker: { color: colorOf(i) },
       y: vs.map((v) => (v ? pct(v.value) : null)),
       error_y: {
         type: 'data', symmetric: false, visible: true,
@@ -155,13 +196,16 @@ export function postTrainingFigure(runs: readonly Pick<RunSummary, 'label' | 'po
     };
   });
   const chance = opts.chance ?? {};
-  const cc = columns.filter((c) => Number.isFinite(chance[c]));
-  if (cc.length) {
-    data.push({ type: 'scatter', mode: 'markers', name: 'chance', x: cc, y: cc.map((c) => pct(chance[c])), marker: { symbol: 'line-ew-open', size: 40, line: { width: 2, color: '#555' } } });
-  }
+  // a category axis puts column k at x = k, so the segment k − 0.45 … k + 0.45 spans its bar group
+  const shapes = columns.flatMap((c, k) => (Number.isFinite(chance[c])
+    ? [{ type: 'line', xref: 'x', yref: 'y', x0: k - 0.45, x1: k + 0.45, y0: pct(chance[c]), y1: pct(chance[c]), line: { dash: 'dash', color: '#444', width: 2 } }]
+    : []));
   return {
     data,
-    layout: { title: { text: opts.title ?? 'After one DPO round (95% intervals)' }, barmode: 'group', yaxis: { title: { text: '%' }, range: [0, 100] }, legend: { orientation: 'h', y: -0.2 } },
+    layout: {
+      title: { text: opts.title ?? 'After one DPO round (95% intervals; dashed: chance)' }, barmode: 'group',
+      yaxis: { title: { text: '%' }, range: [0, 100] }, legend: { orientation: 'h', y: -0.2 }, shapes,
+    },
   };
 }
 
@@ -175,11 +219,21 @@ export function selfImproveVerdict(runs: readonly RunSummary[], opts: { model: s
     const last = r.evals.length ? r.evals[r.evals.length - 1] : undefined;
     return last?.['eval_rewards/accuracies'] ?? NaN;
   };
-  const best = [...runs].sort((a, b) => (acc(b) || -1) - (acc(a) || -1))[0];
+  const finite = runs.filter((r) => Number.isFinite(acc(r)));
+  const top = finite.length ? Math.max(...finite.map(acc)) : NaN;
+  const best = finite.filter((r) => acc(r) === top);
+  const pairsOf = (r: RunSummary) => (r.evalPairs !== undefined ? `${r.pairs} train / ${r.evalPairs} held-out pairs` : `${r.pairs} pairs`);
   const parts = [
     `**${opts.model}**: after one DPO round, the held-out implicit-reward accuracy (does β·log πθ/πref rank the pair's chosen response first?) is ` +
-      runs.map((r) => `${r.label} ${Number.isFinite(acc(r)) ? acc(r).toFixed(2) : 'n/a'} (${r.pairs} pairs)`).join(', ') + '.',
+      runs.map((r) => `${r.label} ${Number.isFinite(acc(r)) ? acc(r).toFixed(2) : 'n/a'} (${pairsOf(r)})`).join(', ') + '.',
   ];
+  const bestText = best.length === 0 ? 'no run has a held-out accuracy'
+    : best.length === 1 ? `${best[0].label} fits its pairs best here`
+      : best.length === runs.length ? 'all runs fit their pairs equally well here'
+        : `${best.slice(0, -1).map((r) => r.label).join(', ')} and ${best[best.length - 1].label} fit their pairs equally well here`;
+  const fewEval = runs.some((r) => r.evalPairs !== undefined && r.evalPairs < 10);
+  parts.push(`That accuracy measures how well each run learned its OWN pairs' preference on held-out pairs of the same kind, not whether the pairs were right: ${bestText}` +
+    (fewEval ? ' (on fewer than 10 held-out pairs, so each accuracy moves in big steps).' : '.'));
   if (opts.column) {
     const withCol = runs.filter((r) => r.post?.[opts.column!]);
     if (withCol.length >= 2) {
@@ -188,10 +242,14 @@ export function selfImproveVerdict(runs: readonly RunSummary[], opts: { model: s
       const pa = a.post![opts.column]!;
       const pb = b.post![opts.column]!;
       const separated = pa.lo !== undefined && pb.hi !== undefined && pa.lo > pb.hi;
-      parts.push(`On ${opts.column}, ${a.label} leads ${b.label} (${(100 * pa.value).toFixed(1)} vs ${(100 * pb.value).toFixed(1)}); ${separated ? 'the 95% intervals do not overlap.' : 'the 95% intervals overlap, so this slice cannot tell them apart.'}`);
+      if (pa.value === pb.value) {
+        const level = sorted.filter((r) => r.post![opts.column!]!.value === pa.value).map((r) => r.label);
+        parts.push(`On ${opts.column}, ${level.slice(0, -1).join(', ')} and ${level[level.length - 1]} tie at the top (${(100 * pa.value).toFixed(1)}).`);
+      } else {
+        parts.push(`On ${opts.column}, ${a.label} leads ${b.label} (${(100 * pa.value).toFixed(1)} vs ${(100 * pb.value).toFixed(1)}); ${separated ? 'the 95% intervals do not overlap.' : 'the 95% intervals overlap, so this slice cannot tell them apart.'}`);
+      }
     }
   }
-  parts.push(`That accuracy measures how well each run learned its OWN pairs' preference on held-out pairs of the same kind, not whether the pairs were right: ${best.label} fits its pairs best here.`);
   if (!opts.instructionModel) {
     parts.push('This model is not an instruction model: its P(Yes) is near chance, so IPO pairs here are close to random pairs, and no downstream gain should be read into these numbers. The paper\'s claim is measured in the toy world (notebook 06) and on real 1B–7B models (set IPO_MODEL).');
   }

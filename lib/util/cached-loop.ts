@@ -44,7 +44,7 @@ export interface CachedLoopResult<S> {
 }
 
 /** `progressInfo` for results that carry `correct`: "accuracy 0.625, 3 cached". */
-export function accuracyInfo(results: readonly { correct: boolean }[], cached: number): string {
+export function accuracyInfo<S extends { correct: boolean }>(results: readonly S[], cached: number): string {
   const correct = results.reduce((n, r) => n + (r.correct ? 1 : 0), 0);
   const acc = results.length ? (correct / results.length).toFixed(3) : '-';
   return `accuracy ${acc}${cached ? `, ${cached} cached` : ''}`;
