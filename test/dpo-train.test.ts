@@ -80,6 +80,11 @@ test('ipo dpo learns a known preference: held-out rewards/accuracies 0 → ≥ 0
   }
   const lpCli = ipoJson<{ logprob: number }>('logprob', '--model', out, '--text', 'Tom saw a big dog.');
   assert.ok(Number.isFinite(lpCli.logprob));
+  // and through export-onnx into the fast engine, with the same numbers
+  const onnxDir = join(dir, 'policy-onnx');
+  ipoJson('export-onnx', '--model', out, '--out', onnxDir);
+  const lpOnnx = ipoJson<{ logprob: number }>('logprob', '--engine', 'onnx', '--model', onnxDir, '--text', 'Tom saw a big dog.');
+  assert.ok(Math.abs(lpOnnx.logprob - lpCli.logprob) < 1e-3, `onnx ${lpOnnx.logprob} vs tf ${lpCli.logprob}`);
 });
 
 test('data order: each epoch is a seeded permutation, steps cover every example once per epoch', () => {
