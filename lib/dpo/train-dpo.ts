@@ -29,7 +29,7 @@ import { dpoBatchMetrics, evalPrefixed, DPO_METRIC_NAMES, type DpoMetrics } from
 import { sequenceLogps } from '../models/token-logps';
 import { LoraAdapters, type LoraConfig } from './lora';
 import { tokenizePair, type TruncationMode } from './tokenize';
-import { DEFAULT_OPTIM_ARGS, loopSummary, runTrainLoop, type OptimArgs, type StepRecord } from './train-loop';
+import { DEFAULT_OPTIM_ARGS, loopSummary, runTrainLoop, type OptimArgs, type StepRecord, type TrainRunResult } from './train-loop';
 import { displayPath, saveModelFolder } from './save-model';
 import { preparePairs, type PairInput, type PairSkips } from './prepare';
 
@@ -66,22 +66,8 @@ export interface DpoTrainOptions extends Partial<OptimArgs> {
   onStep?: (r: StepRecord) => void | Promise<void>;
 }
 
-export interface DpoTrainResult {
-  outDir: string;
-  /** Mean of each TRL metric over all training steps (TRL's end-of-run `train_loss` is such a mean). */
-  train: DpoMetrics;
-  /** TRL metrics on the eval pairs before training and after it (`eval_` prefixed), or null without eval pairs. */
-  evalBefore: Record<string, number> | null;
-  eval: Record<string, number> | null;
-  history: StepRecord[];
-  evals: ({ step: number } & Record<string, number>)[];
-  steps: number;
-  resumedFrom: number | null;
-  /** What validation dropped or cut, train and eval. */
-  skipped: { train: PairSkips; eval: PairSkips | null };
-  files: string[];
-  metricsFile: string;
-}
+/** `train`: the mean of each TRL metric; `evalBefore` / `eval`: TRL metrics (`eval_` prefixed) before and after. */
+export type DpoTrainResult = TrainRunResult<DpoMetrics, PairSkips>;
 
 /** A pair after tokenization: prompt ids and the two completions (each ending in EOS). */
 export interface TokenizedPair {

@@ -332,6 +332,16 @@ export async function runTrainLoop<E>(spec: LoopSpec<E>): Promise<LoopResult> {
   return { steps: totalSteps - start, totalSteps, resumedFrom, history, evals, metricsFile };
 }
 
+/** What a trainer returns: its own train summary and skip counts, and the loop's shared fields. */
+export interface TrainRunResult<TrainSummary, Skips> extends ReturnType<typeof loopSummary> {
+  outDir: string;
+  /** Means over all training steps (TRL's end-of-run `train_loss` is such a mean). */
+  train: TrainSummary;
+  /** What validation dropped or cut, train and eval. */
+  skipped: { train: Skips; eval: Skips | null };
+  files: string[];
+}
+
 /** What both trainers report about a finished loop: the evals before and after, the log, where it resumed. */
 export function loopSummary(loop: LoopResult): {
   evalBefore: ({ step: number } & Record<string, number>) | null;

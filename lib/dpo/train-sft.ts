@@ -19,7 +19,7 @@ import { sequenceLogps } from '../models/token-logps';
 import { LoraAdapters, type LoraConfig } from './lora';
 import { promptText } from './prepare';
 import { tokenizePair, type TruncationMode } from './tokenize';
-import { DEFAULT_OPTIM_ARGS, loopSummary, runTrainLoop, type OptimArgs, type StepRecord } from './train-loop';
+import { DEFAULT_OPTIM_ARGS, loopSummary, runTrainLoop, type OptimArgs, type StepRecord, type TrainRunResult } from './train-loop';
 import { displayPath, saveModelFolder } from './save-model';
 
 export type { SftExample };
@@ -49,20 +49,8 @@ export interface SftTrainOptions extends Partial<OptimArgs> {
   onStep?: (r: StepRecord) => void | Promise<void>;
 }
 
-export interface SftTrainResult {
-  outDir: string;
-  /** Mean training loss over all steps. */
-  train: { loss: number };
-  evalBefore: Record<string, number> | null;
-  eval: Record<string, number> | null;
-  history: StepRecord[];
-  evals: ({ step: number } & Record<string, number>)[];
-  steps: number;
-  resumedFrom: number | null;
-  skipped: { train: SftSkips; eval: SftSkips | null };
-  files: string[];
-  metricsFile: string;
-}
+/** `train.loss`: mean training loss; `evalBefore` / `eval`: `eval_loss` before and after. */
+export type SftTrainResult = TrainRunResult<{ loss: number }, SftSkips>;
 
 export const SFT_DEFAULTS: Partial<OptimArgs> = { learningRate: 2e-5, maxGradNorm: 1, warmupRatio: 0 };
 

@@ -54,21 +54,6 @@ export interface ScoreTextsOptions {
   batchSize?: number;
 }
 
-export interface RewardModelOutput {
-  /** `[texts][numLabels]` raw logits (float32 values). */
-  logits: number[][];
-  /** Tokens fed per text (after truncation, special tokens included). */
-  tokens: number[];
-  /** Whether each text was truncated. */
-  truncated: boolean[];
-}
-
-export interface ScoreTextsOptions {
-  /** Default 1024 (official), capped by `rm.maxPositions`. */
-  maxLength?: number;
-  batchSize?: number;
-}
-
 /** What the classifier's config says about its labels (what `rmScore` needs besides the logits). */
 export interface ClassifierLabelInfo {
   /** Label names by index (config.json `id2label`). */
