@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { addModelOptions, floatArg, intArg, jsonOption, modelOption, print, withModel, type ModelOpts } from './cli-common.ts';
 import { registerTrainingCommands } from './train-commands.ts';
+import { registerToyCommands } from './toy-commands.ts';
 import { sequenceLogProb } from '../lib/models/checks.ts';
 import type { CausalLM } from '../lib/models/types.ts';
 import { pYes, type IpoPreset, type IpoTruncation } from '../lib/scoring/yes-no.ts';
@@ -199,6 +200,7 @@ program
   });
 
 registerTrainingCommands(program);
+registerToyCommands(program);
 
 program.exitOverride();
 try {

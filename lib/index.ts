@@ -112,6 +112,12 @@ export { selfImprove, readRoundReports, officialTrainPair, splitPairs, type Self
 export { ipoJudge, selfRewardJudge, rewardModelJudge, customJudge, scoreSamples, writeScores, readScores, formatScoreSummary, type ResponseJudge, type ScoreSamplesResult } from './self-improve/score-responses';
 export * from './report/self-improve';
 
+// the toy world (issue 8, in progress): a checkable task, its tokenizer and from-scratch models, the experiment
+export * from './toy/task';
+export * from './toy/tokenizer';
+export * from './toy/model';
+export { runToyWorld, toySftExamples, toyIpoJudge, type ToyWorldOptions, type ToyWorldResult } from './toy/experiment';
+
 // installation check (`ipo doctor`)
 export { runDoctor, doctorReport, type DoctorCheck } from './doctor';
 

@@ -8,6 +8,10 @@ import {
   allQuestions, check, correctAnswer, forgotCarryAnswer, hasCarry, instructionText, makeSplits, parseInstruction,
   questionKey, slipAnswer, teacherAnswer, teacherWrongAnswer, TOY_NUM_QUESTIONS, TOY_SPLIT_DEFAULTS, TOY_TEMPLATE,
   toyIpoItem, toyIpoPrompt, type ToyQuestion,
+  ADDITION_TASK, allSortQuestions, DEFAULT_TOY_TASK, makeSortSplits, parseSortInstruction, SORT_NUM_QUESTIONS,
+  SORT_SPLIT_DEFAULTS, SORT_TASK, SORT_TEMPLATE, sortCheck, sortCorrectAnswer, sortEndSwapAnswer, sortInstruction,
+  sortKey, sortSlipAnswer, sortTeacherAnswer, sortTeacherWrongAnswer, sortTrap, TOY_TASKS, toyTaskIpoPrompt,
+  type SortQuestion,
 } from '../lib/toy/task.ts';
 import {
   TOY_SPECIAL_IDS, toyPreTokenize, toyTokenizerCovers, toyVocabSize, toyWords, writeToyTokenizer,
@@ -227,6 +231,163 @@ test('tokenizer: Hugging Face\'s Rust tokenizers reads tokenizer.json and gives 
       if (toyTokenizerCovers(t)) assert.equal(await rust.decode(ids, true), t);
     }
   }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// the second task: sorting four digits, and the ToyTask interface
+
+/** Sorted ascending, recomputed here from character codes (not with the lib's sort). */
+function isAscending(s: string): boolean {
+  for (let i = 1; i < s.length; i++) if (s.charCodeAt(i - 1) > s.charCodeAt(i)) return false;
+  return true;
+}
+/** Digit counts 0..9 of a string, to compare multisets. */
+const counts = (s: string) => Array.from({ length: 10 }, (_, d) => [...s].filter((c) => c === String(d)).length);
+
+test('sort: 10,000 questions; instruction round-trips; the checker is exact match after trimming', () => {
+  const qs = allSortQuestions();
+  assert.equal(qs.length, SORT_NUM_QUESTIONS);
+  assert.equal(new Set(qs.map(sortKey)).size, 10000);
+  for (const q of qs) {
+    assert.deepEqual(parseSortInstruction(sortInstruction(q)), q);
+    const c = sortCorrectAnswer(q);
+    assert.ok(isAscending(c), c);
+    assert.deepEqual(counts(c), counts(q.digits), 'same digits, duplicates kept');
+  }
+  const q: SortQuestion = { digits: '4215' };
+  assert.equal(sortInstruction(q), 'Sort 4215');
+  assert.equal(sortCorrectAnswer({ digits: '7161' }), '1167');
+  assert.equal(sortCheck(q, '1245'), true);
+  assert.equal(sortCheck(q, ' 1245\n'), true);
+  for (const wrong of ['1254', '124', '12455', '1 2 4 5', '5421', '', '1245.', '2145']) assert.equal(sortCheck(q, wrong), false, wrong);
+  assert.throws(() => sortCheck({ digits: '123' }, '123'), /four decimal digits/);
+  assert.throws(() => parseSortInstruction('Sort 12a4'), /not a sort question/);
+  // the trap: first digit >= 5 and two different largest digits; counted independently
+  const traps = qs.filter((x) => x.digits.charCodeAt(0) >= 53 && Math.max(...counts(x.digits).map((n, d) => (n > 0 ? d : -1))) !== [...x.digits].map(Number).sort((a, b) => a - b)[2]).length;
+  assert.equal(qs.filter(sortTrap).length, traps);
+  assert.equal(traps, 3875); // 5,000 lists lead with 5..9; of those, 77.5 % have two different largest digits
+  assert.equal(sortEndSwapAnswer(q), '1254');
+});
+
+test('sort splits: disjoint, requested sizes, deterministic per seed, test independent of the train size', () => {
+  const s = makeSortSplits({ seed: 3 });
+  const z = SORT_SPLIT_DEFAULTS;
+  assert.deepEqual([s.train.length, s.dpo.length, s.dev.length, s.test.length], [z.train, z.dpo, z.dev, z.test]);
+  const all = [s.train, s.dpo, s.dev, s.test].flat().map(sortKey);
+  assert.equal(new Set(all).size, all.length, 'no question in two splits');
+  assert.equal(all.length, 10000);
+  for (const split of [s.train, s.dpo, s.dev, s.test]) {
+    const t = split.filter(sortTrap).length / split.length;
+    assert.ok(Math.abs(t - 0.3875) < 0.06, `trap fraction ${t}`);
+  }
+  assert.deepEqual(makeSortSplits({ seed: 3 }), s);
+  assert.notDeepEqual(makeSortSplits({ seed: 4 }).test, s.test);
+  const small = makeSortSplits({ seed: 3, sizes: { train: 100, dpo: 50, dev: 20, test: z.test } });
+  assert.deepEqual(small.test, s.test);
+  assert.deepEqual(SORT_TASK.makeSplits({ seed: 3 }), s);
+  assert.throws(() => makeSortSplits({ sizes: { train: 9000 } }), /sizes sum to 13000, more than the 10000 questions/);
+  assert.throws(() => makeSortSplits({ sizes: { test: 1.5 } }), /sizes\.test must be a non-negative integer/);
+});
+
+test('sort teacher: error rates match the options on 10,000 draws; every mistake is unsorted; wrong answers are wrong', () => {
+  const qs = allSortQuestions();
+  for (const [e, sl] of [[0.6, 0.1], [0.2, 0.3]] as const) {
+    const answers = qs.map((q) => ({ q, t: sortTeacherAnswer(q, { seed: 7, endSwapRate: e, slipRate: sl }) }));
+    const trap = answers.filter((x) => sortTrap(x.q));
+    const plain = answers.filter((x) => !sortTrap(x.q) && new Set(x.q.digits).size > 1);
+    const rate = (xs: typeof answers, k: string) => xs.filter((x) => x.t.error === k).length / xs.length;
+    // binomial sd <= 0.0083 for n >= 3,600; tolerances >= 3.5 sd
+    assert.ok(Math.abs(rate(trap, 'end-swap') - e) < 0.03, `end-swap ${rate(trap, 'end-swap')} vs ${e}`);
+    assert.ok(Math.abs(rate(trap, 'slip') - (1 - e) * sl) < 0.03, `trap slip ${rate(trap, 'slip')}`);
+    assert.ok(Math.abs(rate(plain, 'slip') - sl) < 0.025, `slip ${rate(plain, 'slip')} vs ${sl}`);
+    assert.equal(rate(plain, 'end-swap'), 0);
+    for (const { q, t } of answers) {
+      assert.equal(t.correct, sortCheck(q, t.answer));
+      assert.equal(t.correct, t.error === 'none');
+      assert.match(t.answer, /^\d{4}$/);
+      assert.deepEqual(counts(t.answer), counts(q.digits), 'a mistake reorders, never changes, the digits');
+      assert.equal(isAscending(t.answer), t.correct, 'wrong <=> unsorted');
+    }
+  }
+  const acc = qs.filter((q) => sortTeacherAnswer(q, { seed: 1 }).correct).length / qs.length;
+  const expected = 0.3875 * 0.4 * 0.9 + (0.6125 - 0.001) * 0.9 + 0.001; // traps, others, the 10 all-equal lists
+  assert.ok(Math.abs(acc - expected) < 0.02, `default teacher accuracy ${acc} vs ${expected}`);
+  assert.deepEqual(sortTeacherAnswer({ digits: '4215' }, { endSwapRate: 0, slipRate: 0 }), { answer: '1245', correct: true, error: 'none' });
+  assert.deepEqual(sortTeacherAnswer({ digits: '7777' }, { slipRate: 1 }), { answer: '7777', correct: true, error: 'none' });
+  assert.equal(sortSlipAnswer({ digits: '7777' }, makeRng('x')), null);
+  assert.throws(() => sortTeacherAnswer({ digits: '4215' }, { endSwapRate: -0.1 }), /endSwapRate must be a number in \[0, 1\], got -0\.1/);
+  // wrong answers: never correct, the conditional mix on traps, and a defined fallback for the 10 all-equal lists
+  const wrongs = qs.map((q) => ({ q, w: sortTeacherWrongAnswer(q, { seed: 2 }) }));
+  for (const { q, w } of wrongs) assert.equal(sortCheck(q, w.answer), false, `${q.digits} -> ${w.answer}`);
+  const trapW = wrongs.filter((x) => sortTrap(x.q));
+  const share = trapW.filter((x) => x.w.error === 'end-swap').length / trapW.length;
+  assert.ok(Math.abs(share - 0.6 / (0.6 + 0.4 * 0.1)) < 0.02, `end-swap share ${share}`);
+  assert.equal(sortTeacherWrongAnswer({ digits: '7777' }).answer, '7778');
+  assert.equal(sortTeacherWrongAnswer({ digits: '9999' }).answer, '9998');
+  const draws = Array.from({ length: 100 }, (_, d) => sortTeacherAnswer({ digits: '8305' }, { seed: 1, draw: d }).answer);
+  assert.ok(new Set(draws).size >= 3, 'different draws give different answers');
+});
+
+test('ToyTask interface: both tasks wrap their functions; templates end "Answer just Yes/No"; default is sort', () => {
+  assert.deepEqual(Object.keys(TOY_TASKS).sort(), ['addition', 'sort']);
+  assert.equal(DEFAULT_TOY_TASK, 'sort');
+  assert.ok(DEFAULT_TOY_TASK in TOY_TASKS);
+  for (const [name, task] of Object.entries(TOY_TASKS)) {
+    assert.equal(task.name, name);
+    assert.match(task.template, /Answer just Yes\/No$/);
+    assert.ok(task.description.length > 10);
+    const sp = task.makeSplits({ seed: 5, sizes: { train: 300, dpo: 100, dev: 50, test: 50 } });
+    const keys = [sp.train, sp.dpo, sp.dev, sp.test].flat().map((q) => task.key(q));
+    assert.equal(new Set(keys).size, 500, `${name}: disjoint splits`);
+    for (const [i, q] of sp.dev.entries()) {
+      const c = task.correctAnswer(q);
+      assert.equal(task.check(q, c), true);
+      assert.equal(task.check(q, ` ${c}\n`), true);
+      const w = task.wrongAnswer(q, { seed: 1, draw: i });
+      assert.equal(task.check(q, w), false, `${name}: wrong answer ${w} to ${task.instruction(q)}`);
+      const t = task.teacherAnswer(q, { seed: 1, draw: i });
+      assert.equal(t.correct, task.check(q, t.answer));
+      assert.deepEqual(task.teacherAnswer(q, { seed: 1, draw: i }), t);
+      assert.ok(tok.encode(c, { addSpecialTokens: false }).length + 1 <= task.maxAnswerTokens, `${name}: budget`);
+    }
+  }
+  const a: ToyQuestion = { a: 47, b: 38 };
+  assert.equal(ADDITION_TASK.instruction(a), instructionText(a));
+  assert.equal(ADDITION_TASK.key(a), questionKey(a));
+  assert.deepEqual(ADDITION_TASK.makeSplits({ seed: 3 }), makeSplits({ seed: 3 }));
+  assert.equal(ADDITION_TASK.wrongAnswer(a, { seed: 2 }), teacherWrongAnswer(a, { seed: 2 }).answer);
+  assert.equal(toyTaskIpoPrompt(ADDITION_TASK, a, '85'), toyIpoPrompt(a, '85'));
+  assert.equal(ADDITION_TASK.maxAnswerTokens, 4);
+  assert.equal(SORT_TASK.maxAnswerTokens, 5);
+  assert.equal(SORT_TASK.template, SORT_TEMPLATE);
+  assert.equal(toyTaskIpoPrompt(SORT_TASK, { digits: '4215' }, '1245'),
+    'Is this sort correct? Answer just Yes/No\n    User : Sort 4215\n    Response : 1245\n    ');
+});
+
+test('sort texts: covered by the toy tokenizer, round-trip, digits one id each, " Yes"/" No" one token after the prompt', () => {
+  const noSp = { addSpecialTokens: false };
+  const yes = tok.encode(' Yes', noSp);
+  const no = tok.encode(' No', noSp);
+  assert.equal(yes.length, 1);
+  assert.equal(no.length, 1);
+  allSortQuestions().forEach((q, i) => {
+    const w = sortTeacherWrongAnswer(q, { seed: 9, draw: i }).answer;
+    const texts = [sortInstruction(q), sortTeacherAnswer(q, { seed: 9, draw: i }).answer, toyTaskIpoPrompt(SORT_TASK, q, sortCorrectAnswer(q)), toyTaskIpoPrompt(SORT_TASK, q, w), toyTaskIpoPrompt(SORT_TASK, q, '')];
+    for (const t of texts) assert.equal(toyTokenizerCovers(t), true, t);
+    if (i % 10 !== 0) return; // encoding every text of all 10,000 is slow; every tenth question
+    for (const t of texts) {
+      const ids = tok.encode(t);
+      assert.equal(ids[0], TOY_SPECIAL_IDS.bos);
+      assert.ok(!ids.includes(TOY_SPECIAL_IDS.unk));
+      assert.equal(tok.decode(ids), t);
+    }
+    const p = texts[2];
+    assert.deepEqual(tok.encode(`${p} Yes`), [...tok.encode(p), yes[0]]);
+    assert.deepEqual(tok.encode(`${p} No`), [...tok.encode(p), no[0]]);
+    assert.equal(tok.encode(q.digits, noSp).length, 4, 'one id per digit');
+  });
+  // the prompt fits the model's positions with " Yes" and EOS
+  assert.ok(tok.encode(toyTaskIpoPrompt(SORT_TASK, { digits: '4215' }, '1245')).length + 2 < TOY_MODEL_DEFAULTS.maxPosition);
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import { dpoBatchMetrics, evalPrefixed, DPO_METRIC_NAMES, type DpoMetrics } from
 import { sequenceLogps } from '../models/token-logps';
 import { LoraAdapters, type LoraConfig } from './lora';
 import { tokenizePair, type TruncationMode } from './tokenize';
-import { DEFAULT_OPTIM_ARGS, loopSummary, runTrainLoop, type OptimArgs, type StepRecord, type TrainRunResult } from './train-loop';
+import { loopSummary, optimArgsFrom, runTrainLoop, type OptimArgs, type StepRecord, type TrainRunResult } from './train-loop';
 import { displayPath, saveModelFolder } from './save-model';
 import { preparePairs, type PairInput, type PairSkips } from './prepare';
 
@@ -129,7 +129,7 @@ async function referenceLogps(model: TfCausalLM, pairs: readonly TokenizedPair[]
 export async function trainDpo(model: TfCausalLM, pairs: readonly PairInput[], opts: DpoTrainOptions): Promise<DpoTrainResult> {
   if (model.engine !== 'tf') throw new Error(`DPO training needs the tf engine (TensorFlow.js), got '${(model as { engine: string }).engine}': load the model with --engine tf`);
   checkDpoOptions(opts);
-  const args: OptimArgs = { ...DEFAULT_OPTIM_ARGS, ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => k in DEFAULT_OPTIM_ARGS && v !== undefined)) } as OptimArgs;
+  const args: OptimArgs = optimArgsFrom(opts);
   const beta = opts.beta ?? 0.1;
   const lossType = opts.lossType ?? 'sigmoid';
   const labelSmoothing = opts.labelSmoothing ?? 0;

@@ -60,6 +60,13 @@ export const DEFAULT_OPTIM_ARGS: OptimArgs = {
   saveSteps: 0,
 };
 
+/** The optimisation settings among `opts` over `defaults` (every OptimArgs key, `maxSteps` included). */
+export function optimArgsFrom(opts: Partial<OptimArgs>, defaults: Partial<OptimArgs> = {}): OptimArgs {
+  const keys = [...Object.keys(DEFAULT_OPTIM_ARGS), 'maxSteps'] as (keyof OptimArgs)[];
+  const picked = Object.fromEntries(keys.filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]));
+  return { ...DEFAULT_OPTIM_ARGS, ...defaults, ...picked } as OptimArgs;
+}
+
 /** One-line errors for settings no run can use. */
 export function checkOptimArgs(a: OptimArgs): void {
   const bad = (what: string) => {

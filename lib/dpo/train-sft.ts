@@ -19,7 +19,7 @@ import { sequenceLogps } from '../models/token-logps';
 import { LoraAdapters, type LoraConfig } from './lora';
 import { promptText } from './prepare';
 import { tokenizePair, type TruncationMode } from './tokenize';
-import { DEFAULT_OPTIM_ARGS, loopSummary, runTrainLoop, type OptimArgs, type StepRecord, type TrainRunResult } from './train-loop';
+import { loopSummary, optimArgsFrom, runTrainLoop, type OptimArgs, type StepRecord, type TrainRunResult } from './train-loop';
 import { displayPath, saveModelFolder } from './save-model';
 
 export type { SftExample };
@@ -103,7 +103,7 @@ function nll(model: TfCausalLM, rows: readonly TokenRow[], opts: { training: boo
 
 export async function trainSft(model: TfCausalLM, examples: readonly SftExample[], opts: SftTrainOptions): Promise<SftTrainResult> {
   if (model.engine !== 'tf') throw new Error(`SFT needs the tf engine (TensorFlow.js), got '${(model as { engine: string }).engine}'`);
-  const args: OptimArgs = { ...DEFAULT_OPTIM_ARGS, ...SFT_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => k in DEFAULT_OPTIM_ARGS && v !== undefined)) } as OptimArgs;
+  const args: OptimArgs = optimArgsFrom(opts, SFT_DEFAULTS);
   const tok = { maxLength: opts.maxLength ?? 1024, maxPromptLength: opts.maxPromptLength ?? 512, truncationMode: opts.truncationMode ?? 'keep_end' as TruncationMode };
   const checkpoint = opts.gradientCheckpointing ?? true;
   const train = prepareSft(model, examples, tok);
