@@ -17,7 +17,7 @@
  * overwrites the main results. Here every result is keyed by (ablation, preset, truncation) and the score cache
  * key includes the template, so variants never overwrite each other.
  *
- * See `/work/shared/docs/ipo-method-and-official-code.md` §2.2, §4, §9.
+ * See `../shared/docs/ipo-method-and-official-code.md` §2.2, §4, §9.
  */
 import {
   REWARDBENCH_SUBSETS,

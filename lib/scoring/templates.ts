@@ -13,7 +13,7 @@
  * turns any CRLF inside a triple-quoted string into `\n`, so every prompt the official code builds uses plain `\n`
  * (the wrapper's `"\n    "` pieces live in `prompt.ts`). Nothing here contains a `\r`.
  *
- * See `/work/shared/docs/ipo-method-and-official-code.md` §2.2, §2.4, §5.2.
+ * See `../shared/docs/ipo-method-and-official-code.md` §2.2, §2.4, §5.2.
  */
 
 // ---------------------------------------------------------------------------------------------------------------
