@@ -9,7 +9,9 @@
  */
 import type { CausalLM, ChatMessage } from '../models/types';
 import type { TokenizedPair } from './train-dpo';
-import { tokenizePair, type TruncationMode } from './tokenize';
+import { promptText, tokenizePair, type TruncationMode } from './tokenize';
+
+export { promptText };
 
 /** One preference pair: TRL's standard (`prompt` a string) or conversational (`prompt` a message list) form. */
 export interface PairInput {
@@ -43,10 +45,6 @@ export interface TokenizeOptions {
   truncationMode: TruncationMode;
 }
 
-/** The prompt as the model sees it: a string as given, a conversation through the chat template. */
-export function promptText(model: CausalLM, prompt: string | ChatMessage[]): string {
-  return typeof prompt === 'string' ? prompt : model.applyChatTemplate(prompt, { addGenerationPrompt: true });
-}
 
 export function preparePairs(model: CausalLM, pairs: readonly PairInput[], tok: TokenizeOptions): { pairs: TokenizedPair[]; skipped: PairSkips } {
   const skipped: PairSkips = { total: pairs.length, kept: 0, missingFields: 0, emptyCompletion: 0, identical: 0, truncatedPrompt: 0, truncatedCompletion: 0, nothingLeft: 0, examples: [] };

@@ -50,7 +50,7 @@
  * Shapes: every id list is a plain `number[]`; log π(y | x) = Σ_t log π(completionIds[t] | promptIds,
  * completionIds[<t]) = `model.continuationLogProb(promptIds, completionIds).total` (see `completionLogProb`).
  */
-import type { CausalLM } from '../models/types';
+import type { CausalLM, ChatMessage } from '../models/types';
 
 export type TrlTruncationMode = 'keep_start' | 'keep_end';
 /** Alias of `TrlTruncationMode`. */
@@ -145,6 +145,14 @@ export function resolveTokenizeOptions(opts?: TokenizePairOptions, fn = 'tokeniz
     maxCompletionLength: checkCap(fn, 'maxCompletionLength', o.maxCompletionLength, null),
     truncationMode, completionTokenization, promptSpecialTokens,
   };
+}
+
+/**
+ * The prompt as the model reads it: a string as given, a conversation through the chat template with the assistant
+ * turn open (TRL `maybe_apply_chat_template`). The trainers and the held-out evaluation use this one rendering.
+ */
+export function promptText(model: CausalLM, prompt: string | ChatMessage[]): string {
+  return typeof prompt === 'string' ? prompt : model.applyChatTemplate(prompt, { addGenerationPrompt: true });
 }
 
 /** How many ids `encode(text)` puts in front of `encode(text, no special tokens)` (1 for a BOS tokenizer), at most `cap`. */

@@ -29,16 +29,14 @@ import { dpoBatchMetrics, evalPrefixed, DPO_METRIC_NAMES, type DpoMetrics } from
 import { sequenceLogps } from '../models/token-logps';
 import { LoraAdapters, type LoraConfig } from './lora';
 import { tokenizePair, type TruncationMode } from './tokenize';
-import { loopSummary, optimArgsFrom, runTrainLoop, type OptimArgs, type StepRecord, type TrainRunResult } from './train-loop';
+import { loopSummary, optimArgsFrom, runTrainLoop, type OptimArgs, type TrainerOptions, type TrainRunResult } from './train-loop';
 import { displayPath, saveModelFolder } from './save-model';
 import { preparePairs, type PairInput, type PairSkips } from './prepare';
 
 /** The official LoRA of `DPO/ours.py` (PEFT LoraConfig). */
 export const OFFICIAL_LORA: LoraConfig = { rank: 256, alpha: 128, dropout: 0.05, targetModules: 'all-linear', seed: 42 };
 
-export interface DpoTrainOptions extends Partial<OptimArgs> {
-  /** Output folder: the merged policy, metrics.jsonl, checkpoints/. */
-  outDir: string;
+export interface DpoTrainOptions extends TrainerOptions {
   /** TRL `beta` (official effective value 0.1; `--dpo_beta` is ignored there, quirk 14). */
   beta?: number;
   /** TRL loss type; 'ipo' is Azar et al.'s loss (not this paper's method) and length-normalises the log-probs. */
@@ -49,21 +47,12 @@ export interface DpoTrainOptions extends Partial<OptimArgs> {
    * chosen answers likely while DPO pushes the pair apart; the toy-world prototype needed it with a weak judge.
    */
   rpoAlpha?: number;
-  /** LoRA adapters (default: the official r=256, α=128, dropout 0.05, all-linear); `false` = full fine-tuning. */
+  /** Default: the official LoRA (r=256, α=128, dropout 0.05, all-linear); `false` = full fine-tuning. */
   lora?: Partial<LoraConfig> | false;
-  /** TRL max_length / max_prompt_length / truncation_mode. */
-  maxLength?: number;
-  maxPromptLength?: number;
-  truncationMode?: TruncationMode;
-  /** Per-layer gradient checkpointing (official `gradient_checkpointing=True`); needed for 135M-class models. */
-  gradientCheckpointing?: boolean;
   /** Held-out pairs for the `eval_` metrics (the official script evaluates on its training file, quirk 14). */
   evalPairs?: readonly PairInput[];
-  /** Name of the starting model for the saved folder's README (defaults to the model's ref). */
-  baseModel?: string;
   /** Cache reference log-probs by content hash (default true unless IPO_CACHE=0). */
   cache?: boolean;
-  onStep?: (r: StepRecord) => void | Promise<void>;
 }
 
 /** `train`: the mean of each TRL metric; `evalBefore` / `eval`: TRL metrics (`eval_` prefixed) before and after. */

@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import { makeRng } from '../util/rng';
 import { progress } from '../util/progress';
 import type { WeightMap } from '../models/types';
+import type { LoraConfig } from './lora';
+import type { TruncationMode } from './tokenize';
 import { latestCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
 import { AdamW, clipGradNorm, cosineWithWarmup, warmupStepsFromRatio } from './optim';
 
@@ -337,6 +339,23 @@ export async function runTrainLoop<E>(spec: LoopSpec<E>): Promise<LoopResult> {
   }
   if (resumedFrom !== totalSteps || !evals.some((e) => e.step === totalSteps)) await runEval(totalSteps);
   return { steps: totalSteps - start, totalSteps, resumedFrom, history, evals, metricsFile };
+}
+
+/** What both trainers (SFT and DPO) take besides the optimisation settings. */
+export interface TrainerOptions extends Partial<OptimArgs> {
+  /** Output folder: the trained model, metrics.jsonl, checkpoints/. */
+  outDir: string;
+  /** LoRA adapters, or `false` for full fine-tuning (each trainer has its own default). */
+  lora?: Partial<LoraConfig> | false;
+  /** TRL max_length / max_prompt_length / truncation_mode (dpo/tokenize.ts). */
+  maxLength?: number;
+  maxPromptLength?: number;
+  truncationMode?: TruncationMode;
+  /** Per-layer gradient checkpointing (official `gradient_checkpointing=True`); needed for 135M-class models. */
+  gradientCheckpointing?: boolean;
+  /** Name of the starting model for the saved folder's README (defaults to the model's ref). */
+  baseModel?: string;
+  onStep?: (r: StepRecord) => void | Promise<void>;
 }
 
 /** What a trainer returns: its own train summary and skip counts, and the loop's shared fields. */

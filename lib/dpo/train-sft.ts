@@ -19,7 +19,7 @@ import { sequenceLogps } from '../models/token-logps';
 import { LoraAdapters, type LoraConfig } from './lora';
 import { promptText } from './prepare';
 import { tokenizePair, type TruncationMode } from './tokenize';
-import { loopSummary, optimArgsFrom, runTrainLoop, type OptimArgs, type StepRecord, type TrainRunResult } from './train-loop';
+import { loopSummary, optimArgsFrom, runTrainLoop, type OptimArgs, type TrainerOptions, type TrainRunResult } from './train-loop';
 import { displayPath, saveModelFolder } from './save-model';
 
 export type { SftExample };
@@ -35,18 +35,11 @@ export interface SftSkips {
   examples: { index: number; reason: string }[];
 }
 
-export interface SftTrainOptions extends Partial<OptimArgs> {
-  outDir: string;
-  /** LoRA adapters, or `false` (default) for full fine-tuning. */
+export interface SftTrainOptions extends TrainerOptions {
+  /** Default `false`: full fine-tuning. */
   lora?: Partial<LoraConfig> | false;
-  maxLength?: number;
-  maxPromptLength?: number;
-  truncationMode?: TruncationMode;
-  gradientCheckpointing?: boolean;
   /** Held-out examples: `eval_loss` before, every `evalSteps`, and after. */
   evalExamples?: readonly SftExample[];
-  baseModel?: string;
-  onStep?: (r: StepRecord) => void | Promise<void>;
 }
 
 /** `train.loss`: mean training loss; `evalBefore` / `eval`: `eval_loss` before and after. */

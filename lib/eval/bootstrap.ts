@@ -6,8 +6,8 @@
  * - B replicates (`iterations`, default 1000). Replicate b draws n indices uniformly with replacement
  *   (`i = floor(u·n)`, u from `makeRng(seed)`, seed default 42) and evaluates `statistic` on the resampled values.
  * - [lo, hi] are the (1 − level)/2 and (1 + level)/2 quantiles of the B replicate statistics, interpolated linearly
- *   between order statistics (numpy's default `np.quantile(..., method='linear')`, `quantile` of
- *   `./rewardbench-metrics`), so the kit's intervals are computed one way everywhere.
+ *   between order statistics (numpy's default `np.quantile(..., method='linear')`, `quantile` below, which
+ *   the RewardBench bootstrap also uses), so the kit's intervals are computed one way everywhere.
  * - `se` is the sample standard deviation of the replicates (the bootstrap standard error).
  *
  * Below 2 values the resample cannot vary (one value resamples to itself), so an interval would claim a precision the
@@ -15,7 +15,6 @@
  * 2 pairs per subset. The point estimate is still reported (NaN for no values).
  */
 import { makeRng } from '../util/rng';
-import { quantile } from './rewardbench-metrics';
 
 /** A statistic of a sample (the resampled values are passed as a fresh Float64Array each replicate). */
 export type Statistic = (values: Float64Array) => number;
@@ -101,13 +100,25 @@ function toArray(fn: string, name: string, values: readonly number[] | Float64Ar
   return out;
 }
 
-function sd(x: Float64Array): number {
+/** Quantile with linear interpolation between order statistics (numpy's default, Hyndman-Fan type 7). */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (!n) return NaN;
+  const h = (n - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, n - 1);
+  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+}
+
+
+/** Sample standard deviation (n − 1), 0 below two values: the bootstrap standard error of the replicates. */
+export function sampleSd(x: Float64Array): number {
   if (x.length < 2) return 0;
-  let m = 0;
-  for (const v of x) m += v;
-  m /= x.length;
+  let mean = 0;
+  for (const v of x) mean += v;
+  mean /= x.length;
   let ss = 0;
-  for (const v of x) ss += (v - m) ** 2;
+  for (const v of x) ss += (v - mean) ** 2;
   return Math.sqrt(ss / (x.length - 1));
 }
 
@@ -118,7 +129,7 @@ function tooFew(n: number): string {
 function interval(reps: Float64Array, level: number): { lo: number; hi: number; se: number } {
   const sorted = Float64Array.from(reps).sort();
   const a = (1 - level) / 2;
-  return { lo: quantile(sorted, a), hi: quantile(sorted, 1 - a), se: sd(reps) };
+  return { lo: quantile(sorted, a), hi: quantile(sorted, 1 - a), se: sampleSd(reps) };
 }
 
 /**

@@ -22,7 +22,7 @@
 import { modelFingerprint } from '../models/fingerprint';
 import type { CausalLM, ChatMessage } from '../models/types';
 import { runCachedLoop } from '../util/cached-loop';
-import { completionLogProb, resolveTokenizeOptions, summarizeTruncation, tokenizePair, type TokenizedPair, type TokenizePairOptions, type TruncationSummary } from '../dpo/tokenize';
+import { completionLogProb, promptText, resolveTokenizeOptions, summarizeTruncation, tokenizePair, type TokenizedPair, type TokenizePairOptions, type TruncationSummary } from '../dpo/tokenize';
 import { bootstrapCi, type BootstrapCi, type BootstrapOptions } from './bootstrap';
 import { outcome } from './outcome';
 
@@ -97,10 +97,6 @@ export interface ImplicitRewardReport {
   cached: { policy: number; reference: number };
 }
 
-/** The prompt as the model reads it: a string as given, a conversation through the chat template (assistant turn open). */
-export function heldOutPromptText(model: CausalLM, prompt: string | ChatMessage[]): string {
-  return typeof prompt === 'string' ? prompt : model.applyChatTemplate(prompt, { addGenerationPrompt: true });
-}
 
 function checkPair(fn: string, p: unknown, i: number): HeldOutPair {
   if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new Error(`${fn}: pairs[${i}] must be an object`);
@@ -135,7 +131,7 @@ export async function pairLogProbs(
     label: opts.label ?? 'log-probs',
     keyParts: (p) => ['dpo-pair-logprob-v1', fp, tok, p.prompt, p.chosen, p.rejected],
     compute: async (p): Promise<PairLogProbs> => {
-      const text = heldOutPromptText(model, p.prompt);
+      const text = promptText(model, p.prompt);
       const c = tokenizePair(model, text, p.chosen, tok);
       const rj = tokenizePair(model, text, p.rejected, tok);
       const dropped = c.dropped || rj.dropped;

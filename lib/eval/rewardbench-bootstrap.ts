@@ -5,6 +5,9 @@
  * by `id` within a subset), which is what makes a difference between two methods on the same rows testable.
  */
 import { makeRng } from '../util/rng';
+import { quantile, sampleSd } from './bootstrap';
+
+export { quantile };
 import { EXAMPLE_COUNTS } from './rewardbench-constants';
 import {
   pairValue, reportFromSubsets, reportMetrics, rewardBenchReport,
@@ -43,26 +46,6 @@ export interface BootstrapResult {
   report: RewardBenchReport;
   /** `reportMetrics` name → point estimate and percentile interval */
   intervals: Record<string, Interval>;
-}
-
-/** Quantile with linear interpolation between order statistics (numpy's default, Hyndman-Fan type 7). */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  const n = sorted.length;
-  if (!n) return NaN;
-  const h = (n - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, n - 1);
-  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
-}
-
-function sampleSd(x: Float64Array): number {
-  if (x.length < 2) return 0;
-  let mean = 0;
-  for (const v of x) mean += v;
-  mean /= x.length;
-  let ss = 0;
-  for (const v of x) ss += (v - mean) ** 2;
-  return Math.sqrt(ss / (x.length - 1));
 }
 
 interface Stratum {
