@@ -89,12 +89,21 @@ export function checkOptimArgs(a: OptimArgs): void {
 
 /** Fisher–Yates permutation of 0…n-1 seeded by (seed, epoch). */
 export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  return [...sharedEpochOrder(n, seed, epoch)];
+}
+
+/** `epochOrder`, computed once per epoch (every step of the epoch reads it); callers must not modify it. */
+let lastOrder: { key: string; order: readonly number[] } | null = null;
+function sharedEpochOrder(n: number, seed: number, epoch: number): readonly number[] {
+  const key = `${n}:${seed}:${epoch}`;
+  if (lastOrder?.key === key) return lastOrder.order;
   const rng = makeRng(`${seed}:epoch:${epoch}`);
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
+  lastOrder = { key, order };
   return order;
 }
 
@@ -110,7 +119,7 @@ export function stepBatches(n: number, a: OptimArgs, step: number): number[][] {
   const { perStep, stepsPerEpoch } = stepPlan(n, a);
   const epoch = Math.floor(step / stepsPerEpoch);
   const within = step % stepsPerEpoch;
-  const idx = epochOrder(n, a.seed, epoch).slice(within * perStep, (within + 1) * perStep);
+  const idx = sharedEpochOrder(n, a.seed, epoch).slice(within * perStep, (within + 1) * perStep);
   const micro: number[][] = [];
   for (let i = 0; i < idx.length; i += a.batchSize) micro.push(idx.slice(i, i + a.batchSize));
   return micro;
