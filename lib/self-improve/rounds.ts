@@ -25,7 +25,7 @@
 import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { contentHash } from '../util/cache';
-import { writeJsonl } from '../util/jsonl';
+import { writePreferencePairs } from '../data/preference-pairs';
 import type { PromptItem } from '../data/prompts';
 import { loadTfModel } from '../models/load';
 import type { TfCausalLM } from '../models/tf-causal-lm';
@@ -149,9 +149,10 @@ export async function selfImprove(baseModel: string, prompts: readonly PromptIte
         return { ...base, id: String(p.promptId), promptId: String(p.promptId) };
       };
       const inputs = built.pairs.map(toInput);
-      writeJsonl(join(dir, 'pairs.jsonl'), built.pairs.map((p, i) => ({
-        prompt: inputs[i].prompt, chosen: inputs[i].chosen, rejected: inputs[i].rejected,
-        id: String(p.promptId), chosen_score: p.chosenScore, rejected_score: p.rejectedScore, margin: p.margin, tied: p.tied,
+      // TRL's preference format (what `ipo dpo --train` and `ipo export-pairs` read), plus the judge's scores
+      writePreferencePairs(join(dir, 'pairs.jsonl'), built.pairs.map((p, i) => ({
+        id: String(p.promptId), prompt: inputs[i].prompt, chosen: inputs[i].chosen, rejected: inputs[i].rejected,
+        chosen_score: p.chosenScore, rejected_score: p.rejectedScore, margin: p.margin, tied: p.tied,
       })));
       if (inputs.length === 0) throw new Error(`round ${k}: no pairs left (${JSON.stringify(built.dropped)}); use more prompts or the faithful pair rule`);
       const split = evalSplit === 'train' || inputs.length < 2 ? { train: inputs, eval: inputs } : splitPairs(inputs, evalSplit, seed);
