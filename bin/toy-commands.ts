@@ -11,7 +11,7 @@ export function registerToyCommands(program: Command): void {
     .option('--quick', 'the CI size (a few minutes on 2 cores)')
     .option('--seeds <k>', 'seeds of the self-improvement stage', intArg('--seeds', 1), 3)
     .option('--world-seed <s>', 'seed of the splits, the teacher and the SFT run', intArg('--world-seed', 0), 3)
-    .option('--task <name>', 'toy task (see lib/toy/task.ts TOY_TASKS)')
+    .option('--task <name>', 'toy task: max (default), sort or addition (lib/toy/tasks.ts)')
     .option('--sft-steps <n>', 'SFT optimizer steps', intArg('--sft-steps', 1))
     .option('--out <dir>', 'models, caches and runs (default .cache/toy-world)')
     .addOption(jsonOption())

@@ -112,11 +112,15 @@ export { selfImprove, readRoundReports, officialTrainPair, splitPairs, type Self
 export { ipoJudge, selfRewardJudge, rewardModelJudge, customJudge, scoreSamples, writeScores, readScores, formatScoreSummary, type ResponseJudge, type ScoreSamplesResult } from './self-improve/score-responses';
 export * from './report/self-improve';
 
-// the toy world (issue 8, in progress): a checkable task, its tokenizer and from-scratch models, the experiment
+// the toy world: checkable tasks (one file each), their tokenizer and from-scratch models, the experiment
 export * from './toy/task';
+export * from './toy/max';
+export * from './toy/sort';
+export * from './toy/addition';
+export * from './toy/tasks';
 export * from './toy/tokenizer';
 export * from './toy/model';
-export { runToyWorld, toySftExamples, toyIpoJudge, type ToyWorldOptions, type ToyWorldResult } from './toy/experiment';
+export { runToyWorld, toySftExamples, toyIpoJudge, QUICK_USE, type ToyWorldOptions, type ToyWorldResult } from './toy/experiment';
 
 // installation check (`ipo doctor`)
 export { runDoctor, doctorReport, type DoctorCheck } from './doctor';

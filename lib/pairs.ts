@@ -17,8 +17,8 @@
  * `tokenizer.decode(outputs[0])` of the whole output, i.e. the judge PROMPT (which embeds the response) plus the
  * judgement — pass exactly that as `judgeText` to reproduce it. Equal (score, text) keys keep their original order.
  *
- * Fixed rules (options, all off in the faithful presets): drop all-tied prompts, a minimum score margin, drop pairs
- * whose chosen and rejected texts are equal after trim, require at least 2 valid responses. Non-finite scores
+ * Fixed rules (options, all off in the faithful presets): drop all-tied prompts, a minimum score margin, a minimum
+ * chosen score, drop pairs whose chosen and rejected texts are equal after trim, require at least 2 valid responses. Non-finite scores
  * (NaN, ±Infinity) are always dropped and counted (Python would sort NaN unpredictably); every dropped prompt is
  * listed with its reason. Pure: imports only the ground floor (Python string order).
  */
@@ -49,6 +49,12 @@ export interface PairOptions {
   dropAllTied?: boolean;
   /** Keep a pair only if chosenScore − rejectedScore ≥ minMargin (default 0: keeps all). */
   minMargin?: number;
+  /**
+   * Keep a pair only if chosenScore ≥ minChosenScore (default −Infinity: keeps all, as official). Not in the paper: for
+   * a calibrated judge it drops prompts where even the best response is judged bad (IPO: P(Yes) < 0.5 means the model
+   * itself answers "No" about its best response), so DPO does not raise the likelihood of a wrong answer.
+   */
+  minChosenScore?: number;
   /** Drop pairs whose chosen and rejected texts are equal after `trim()` (default false, as official). */
   dropIdenticalTexts?: boolean;
   /** Valid (finite-score) responses a prompt needs (default 1: one response is paired with itself, as official). */
@@ -60,6 +66,7 @@ export const FAITHFUL_PAIR_OPTIONS: Readonly<Required<PairOptions>> = Object.fre
   sort: 'score',
   dropAllTied: false,
   minMargin: 0,
+  minChosenScore: -Infinity,
   dropIdenticalTexts: false,
   minResponses: 1,
 });
@@ -75,6 +82,7 @@ export const FIXED_PAIR_OPTIONS: Readonly<Required<PairOptions>> = Object.freeze
   sort: 'score',
   dropAllTied: true,
   minMargin: 0,
+  minChosenScore: -Infinity,
   dropIdenticalTexts: true,
   minResponses: 2,
 });
@@ -101,12 +109,12 @@ export interface BuiltPair {
   rejectedJudgeText?: string;
 }
 
-export type PairDropReason = 'tooFewResponses' | 'allTied' | 'belowMargin' | 'identicalTexts';
+export type PairDropReason = 'tooFewResponses' | 'allTied' | 'belowMargin' | 'chosenBelowMin' | 'identicalTexts';
 
 export interface BuildPairsResult {
   pairs: BuiltPair[];
   /** `nanScores` counts responses; the others count prompts, each under the first rule it failed. */
-  dropped: { nanScores: number; tooFewResponses: number; allTied: number; belowMargin: number; identicalTexts: number };
+  dropped: { nanScores: number; tooFewResponses: number; allTied: number; belowMargin: number; chosenBelowMin: number; identicalTexts: number };
   droppedPrompts: { promptId: string | number; reason: PairDropReason }[];
   counts: {
     prompts: number;
@@ -130,6 +138,9 @@ function resolveOptions(opts: PairOptions): Required<PairOptions> {
   }
   if (typeof o.minMargin !== 'number' || !Number.isFinite(o.minMargin) || o.minMargin < 0) {
     throw new Error(`buildPairs: minMargin must be a finite number >= 0, got ${String(o.minMargin)}`);
+  }
+  if (typeof o.minChosenScore !== 'number' || Number.isNaN(o.minChosenScore)) {
+    throw new Error(`buildPairs: minChosenScore must be a number (-Infinity keeps all), got ${String(o.minChosenScore)}`);
   }
   if (!Number.isInteger(o.minResponses) || o.minResponses < 1) {
     throw new Error(`buildPairs: minResponses must be an integer >= 1, got ${String(o.minResponses)}`);
@@ -159,7 +170,7 @@ export function buildPairs(groups: ScoredGroup[], opts: PairOptions = {}): Build
   const o = resolveOptions(opts);
   const res: BuildPairsResult = {
     pairs: [],
-    dropped: { nanScores: 0, tooFewResponses: 0, allTied: 0, belowMargin: 0, identicalTexts: 0 },
+    dropped: { nanScores: 0, tooFewResponses: 0, allTied: 0, belowMargin: 0, chosenBelowMin: 0, identicalTexts: 0 },
     droppedPrompts: [],
     counts: { prompts: groups.length, responses: 0, validResponses: 0, pairs: 0, tiedPairs: 0, identicalPairs: 0 },
     options: o,
@@ -197,6 +208,7 @@ export function buildPairs(groups: ScoredGroup[], opts: PairOptions = {}): Build
     const tied = margin === 0;
     if (tied && o.dropAllTied) return drop('allTied');
     if (margin < o.minMargin) return drop('belowMargin');
+    if (chosen.score < o.minChosenScore) return drop('chosenBelowMin');
     const identical = chosen.text.trim() === rejected.text.trim();
     if (identical && o.dropIdenticalTexts) return drop('identicalTexts');
     if (tied) res.counts.tiedPairs++;

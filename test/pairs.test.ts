@@ -51,7 +51,7 @@ test('faithful: all tied still pairs sample 1 with sample N; identical texts sti
   assert.equal(r.pairs[1].chosen, 'Hello.');
   assert.equal(r.counts.tiedPairs, 1);
   assert.equal(r.counts.identicalPairs, 1);
-  assert.deepEqual(r.dropped, { nanScores: 0, tooFewResponses: 0, allTied: 0, belowMargin: 0, identicalTexts: 0 });
+  assert.deepEqual(r.dropped, { nanScores: 0, tooFewResponses: 0, allTied: 0, belowMargin: 0, chosenBelowMin: 0, identicalTexts: 0 });
   // one response: the official code pairs it with itself
   const one = buildPairs([g('one', [0.3])]);
   assert.equal(one.pairs[0].chosenIndex, 0);
@@ -121,17 +121,28 @@ test('fixed rules: all-tied, minimum margin and identical texts are dropped, eac
   ];
   const r = buildPairs(groups, { ...FIXED_PAIR_OPTIONS, minMargin: 0.05 });
   assert.deepEqual(r.pairs.map((p) => p.promptId), ['ok']);
-  assert.deepEqual(r.dropped, { nanScores: 0, tooFewResponses: 0, allTied: 1, belowMargin: 1, identicalTexts: 2 });
+  assert.deepEqual(r.dropped, { nanScores: 0, tooFewResponses: 0, allTied: 1, belowMargin: 1, chosenBelowMin: 0, identicalTexts: 2 });
   assert.deepEqual(r.droppedPrompts.map((d) => `${d.promptId}:${d.reason}`), ['tied:allTied', 'close:belowMargin', 'dup:identicalTexts', 'dupmid:identicalTexts']);
   // without dropAllTied, a positive minMargin drops the tied prompt as belowMargin
   const m = buildPairs(groups, { minMargin: 0.05 });
-  assert.deepEqual(m.dropped, { nanScores: 0, tooFewResponses: 0, allTied: 0, belowMargin: 2, identicalTexts: 0 });
+  assert.deepEqual(m.dropped, { nanScores: 0, tooFewResponses: 0, allTied: 0, belowMargin: 2, chosenBelowMin: 0, identicalTexts: 0 });
   assert.equal(m.counts.identicalPairs, 2);
   // margin is inclusive
   const edge = buildPairs([g('edge', [0.75, 0.25])], { minMargin: 0.5 });
   assert.equal(edge.pairs.length, 1);
   // the fixed preset with its default margin 0 keeps 'close'
   assert.deepEqual(buildPairs(groups, FIXED_PAIR_OPTIONS).pairs.map((p) => p.promptId), ['ok', 'close']);
+});
+
+test('minChosenScore drops prompts whose best response scores below it (inclusive), after the margin rule', () => {
+  const groups = [g('good', [0.9, 0.1]), g('edge', [0.5, 0.2]), g('allBad', [0.4, 0.05]), g('close', [0.3, 0.29])];
+  const r = buildPairs(groups, { ...FIXED_PAIR_OPTIONS, minMargin: 0.05, minChosenScore: 0.5 });
+  assert.deepEqual(r.pairs.map((p) => p.promptId), ['good', 'edge']);
+  assert.deepEqual(r.droppedPrompts.map((d) => `${d.promptId}:${d.reason}`), ['allBad:chosenBelowMin', 'close:belowMargin']);
+  assert.equal(r.dropped.chosenBelowMin, 1);
+  // the default keeps every prompt (official behaviour), and a NaN threshold is refused
+  assert.equal(buildPairs(groups).pairs.length, 4);
+  assert.throws(() => buildPairs(groups, { minChosenScore: Number.NaN }), /minChosenScore must be a number/);
 });
 
 test('works with any numeric oracle: negative reward-model scores, integer rubric scores', () => {

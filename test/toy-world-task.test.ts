@@ -7,12 +7,15 @@ import * as tf from '@tensorflow/tfjs';
 import {
   allQuestions, check, correctAnswer, forgotCarryAnswer, hasCarry, instructionText, makeSplits, parseInstruction,
   questionKey, slipAnswer, teacherAnswer, teacherWrongAnswer, TOY_NUM_QUESTIONS, TOY_SPLIT_DEFAULTS, TOY_TEMPLATE,
-  toyIpoItem, toyIpoPrompt, type ToyQuestion,
-  ADDITION_TASK, allSortQuestions, DEFAULT_TOY_TASK, makeSortSplits, parseSortInstruction, SORT_NUM_QUESTIONS,
+  toyIpoItem, toyIpoPrompt, type ToyQuestion, ADDITION_TASK,
+} from '../lib/toy/addition.ts';
+import {
+  allSortQuestions, makeSortSplits, parseSortInstruction, SORT_NUM_QUESTIONS,
   SORT_SPLIT_DEFAULTS, SORT_TASK, SORT_TEMPLATE, sortCheck, sortCorrectAnswer, sortEndSwapAnswer, sortInstruction,
-  sortKey, sortSlipAnswer, sortTeacherAnswer, sortTeacherWrongAnswer, sortTrap, TOY_TASKS, toyTaskIpoPrompt,
-  type SortQuestion,
-} from '../lib/toy/task.ts';
+  sortKey, sortSlipAnswer, sortTeacherAnswer, sortTeacherWrongAnswer, sortTrap, type SortQuestion,
+} from '../lib/toy/sort.ts';
+import { toyTaskIpoPrompt } from '../lib/toy/task.ts';
+import { DEFAULT_TOY_TASK, TOY_TASKS } from '../lib/toy/tasks.ts';
 import {
   TOY_SPECIAL_IDS, toyPreTokenize, toyTokenizerCovers, toyVocabSize, toyWords, writeToyTokenizer,
 } from '../lib/toy/tokenizer.ts';
@@ -328,14 +331,18 @@ test('sort teacher: error rates match the options on 10,000 draws; every mistake
   assert.ok(new Set(draws).size >= 3, 'different draws give different answers');
 });
 
-test('ToyTask interface: both tasks wrap their functions; templates end "Answer just Yes/No"; default is sort', () => {
-  assert.deepEqual(Object.keys(TOY_TASKS).sort(), ['addition', 'sort']);
-  assert.equal(DEFAULT_TOY_TASK, 'sort');
+test('ToyTask interface: every task wraps its functions; templates end "Answer just Yes/No"; default is max', () => {
+  assert.deepEqual(Object.keys(TOY_TASKS).sort(), ['addition', 'max', 'sort']);
+  assert.equal(DEFAULT_TOY_TASK, 'max');
   assert.ok(DEFAULT_TOY_TASK in TOY_TASKS);
   for (const [name, task] of Object.entries(TOY_TASKS)) {
     assert.equal(task.name, name);
     assert.match(task.template, /Answer just Yes\/No$/);
     assert.ok(task.description.length > 10);
+    assert.equal(task.check(task.sample, task.correctAnswer(task.sample)), true);
+    // every pre-token of the task's IPO prompt is ONE token of the toy vocabulary (no word spelt letter by letter)
+    const prompt = toyTaskIpoPrompt(task, task.sample, task.correctAnswer(task.sample));
+    assert.equal(tok.encode(prompt, { addSpecialTokens: false }).length, toyPreTokenize(prompt).length, `${name}: one token per pre-token`);
     const sp = task.makeSplits({ seed: 5, sizes: { train: 300, dpo: 100, dev: 50, test: 50 } });
     const keys = [sp.train, sp.dpo, sp.dev, sp.test].flat().map((q) => task.key(q));
     assert.equal(new Set(keys).size, 500, `${name}: disjoint splits`);

@@ -32,19 +32,26 @@ import { contentHash } from '../util/cache';
 import { displayPath } from '../util/paths';
 import { makeRng } from '../util/rng';
 import { makeToyModel } from './model';
-import { DEFAULT_TOY_TASK, TOY_TASKS, type ToySplitSizes, type ToyTask } from './task';
+import type { ToySplitSizes, ToyTask } from './task';
+import { DEFAULT_TOY_TASK, TOY_TASKS } from './tasks';
 
 export interface ToyWorldOptions {
   /** Where the models, caches and runs go. */
   outDir: string;
   /** A key of TOY_TASKS (default DEFAULT_TOY_TASK). */
   task?: string;
-  /** CI size: fewer prompts and test questions, the same steps. */
+  /**
+   * CI size: the same world and SFT model (so a quick run and a full run share the SFT cache), but only the first
+   * `QUICK_USE` DPO prompts, dev and test questions are used. `use` overrides either size.
+   */
   quick?: boolean;
+  /** How many of each split's questions to use (prefixes); default all, or `QUICK_USE` with `quick`. */
+  use?: { dpo?: number; dev?: number; test?: number };
   /** Seeds of the self-improvement stage (sampling, DPO); default [1, 2, 3]. */
   seeds?: number[];
   /** Seed of the world (splits, teacher) and the SFT run. */
   worldSeed?: number;
+  /** Split sizes of the world (default: the task's own, all its questions). */
   sizes?: ToySplitSizes;
   sft?: { steps?: number; learningRate?: number; batchSize?: number };
   /** Answers sampled per DPO prompt (default 4, as the paper) and their temperature (default 1). */
@@ -56,6 +63,12 @@ export interface ToyWorldOptions {
    * counted. Default 0.5 for IPO — a pair only where the model's own P(Yes) separates the two answers clearly.
    */
   ipoMinMargin?: number;
+  /**
+   * Minimum P(Yes) of the IPO chosen answer (lib/pairs.ts `minChosenScore`): default 0.5, a pair only where the model
+   * itself says "Yes" about its best answer. Without it, a prompt with no right sample pairs two wrong ones and DPO
+   * (with its NLL term) raises the likelihood of a wrong answer.
+   */
+  ipoMinChosen?: number;
   /** Stage lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -83,10 +96,22 @@ export interface ToyRunResult {
   chosenCorrect: number | null;
   dropped: Record<string, number>;
   evalRewardAccuracy: number | null;
+  /** TRL's loss, rewards/margins and rewards/accuracies per optimizer step, and on the dev pairs (for curves). */
+  curves: { history: ToyCurvePoint[]; evals: ToyCurvePoint[] };
 }
 
+/** One point of a DPO curve: the step and TRL's metric names (eval points use the `eval_` names). */
+export type ToyCurvePoint = { step: number } & Record<string, number>;
+
+const CURVE_METRICS = ['loss', 'rewards/margins', 'rewards/accuracies'];
+const pick = (r: Record<string, number>, prefix: string): ToyCurvePoint => {
+  const out: ToyCurvePoint = { step: r.step };
+  for (const m of CURVE_METRICS) if (Number.isFinite(r[prefix + m])) out[prefix + m] = Math.round(r[prefix + m] * 1e6) / 1e6;
+  return out;
+};
+
 export interface ToyWorldResult {
-  task: { name: string; description: string; template: string; sizes: Required<ToySplitSizes>; worldSeed: number };
+  task: { name: string; description: string; template: string; sizes: Required<ToySplitSizes>; used: { dpo: number; dev: number; test: number }; worldSeed: number };
   model: { dir: string; parameters: number; sftSteps: number };
   classifier: Interval & { presets: Record<IpoPreset, Interval>; random: Interval; rubric: { applicable: false; reason: string }; binary: { applicable: false; reason: string } };
   before: { taskAccuracy: number; n: number; ci: [number, number] };
@@ -94,8 +119,8 @@ export interface ToyWorldResult {
   seeds: ToySeedResult[];
 }
 
-const QUICK_SIZES: Required<ToySplitSizes> = { train: 6000, dpo: 400, dev: 100, test: 400 };
-const FULL_SIZES: Required<ToySplitSizes> = { train: 6000, dpo: 2000, dev: 500, test: 1500 };
+/** The quick (CI) run's share of the world: DPO prompts, dev and test questions (prefixes of the splits). */
+export const QUICK_USE = { dpo: 1000, dev: 100, test: 400 } as const;
 
 const ci = (b: { lo: number; hi: number }): [number, number] => [b.lo, b.hi];
 
@@ -156,24 +181,34 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
   const worldSeed = opts.worldSeed ?? 3; // a checked seed: the judge emerges within 600 SFT steps (it does not for every seed)
   const seeds = opts.seeds ?? [1, 2, 3];
   if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s))) throw new Error(`seeds must be whole numbers, got ${JSON.stringify(seeds)}`);
-  const sizes = { ...(opts.quick ? QUICK_SIZES : FULL_SIZES), ...(opts.sizes ?? {}) };
+  const world = task.makeSplits({ seed: worldSeed, sizes: opts.sizes });
+  const sizes = { train: world.train.length, dpo: world.dpo.length, dev: world.dev.length, test: world.test.length };
+  const want = { ...(opts.quick ? QUICK_USE : {}), ...(opts.use ?? {}) } as { dpo?: number; dev?: number; test?: number };
+  for (const [k, v] of Object.entries(want)) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`toy world: use.${k} must be a whole number >= 1, got ${JSON.stringify(v)}`);
+  }
+  const splits = { ...world, dpo: world.dpo.slice(0, want.dpo), dev: world.dev.slice(0, want.dev), test: world.test.slice(0, want.test) };
+  const used = { dpo: splits.dpo.length, dev: splits.dev.length, test: splits.test.length };
   const sftSteps = opts.sft?.steps ?? 600;
   const ipoMinMargin = opts.ipoMinMargin ?? 0.5;
+  const ipoMinChosen = opts.ipoMinChosen ?? 0.5;
   const dpoArgs = { learningRate: opts.dpo?.learningRate ?? 1e-4, epochs: opts.dpo?.epochs ?? 3, beta: opts.dpo?.beta ?? 0.1, rpoAlpha: opts.dpo?.rpoAlpha ?? 1, batchSize: opts.dpo?.batchSize ?? 16 };
   // DPO runs live under a hash of everything that decides them, so changed settings never meet an old checkpoint
-  const dpoRoot = join(opts.outDir, `dpo-${contentHash(taskName, worldSeed, sftSteps, sizes, dpoArgs, ipoMinMargin, opts.samples ?? 4, opts.temperature ?? 1).slice(0, 12)}`);
-  const splits = task.makeSplits({ seed: worldSeed, sizes });
+  const dpoRoot = join(opts.outDir, `dpo-${contentHash(taskName, worldSeed, sftSteps, sizes, used, dpoArgs, ipoMinMargin, ipoMinChosen, opts.samples ?? 4, opts.temperature ?? 1).slice(0, 12)}`);
 
   // 1–2) the model: a from-scratch folder, then SFT (resumed from its checkpoint when the run exists)
   const baseDir = join(opts.outDir, `base-${worldSeed}`);
   if (!existsSync(join(baseDir, 'model.safetensors'))) makeToyModel(baseDir, { seed: worldSeed });
-  const sftDir = join(opts.outDir, `sft-${taskName}-${worldSeed}-${sftSteps}`);
+  const sftData = toySftExamples(task, splits.train, worldSeed);
+  const sftArgs = { maxSteps: sftSteps, batchSize: opts.sft?.batchSize ?? 64, learningRate: opts.sft?.learningRate ?? 5e-3 };
+  // the folder is named by everything that decides the SFT model, so other data never meets an old checkpoint
+  const sftDir = join(opts.outDir, `sft-${taskName}-${worldSeed}-${sftSteps}-${contentHash(sftData, sftArgs).slice(0, 8)}`);
   const base = await loadTfModel(baseDir);
   const parameters = base.model.numParameters;
   try {
     log(`toy world: SFT of a ${parameters}-parameter model on ${splits.train.length} ${taskName} questions (${sftSteps} steps)`);
-    await trainSft(base, toySftExamples(task, splits.train, worldSeed), {
-      outDir: sftDir, maxSteps: sftSteps, batchSize: opts.sft?.batchSize ?? 64, learningRate: opts.sft?.learningRate ?? 5e-3,
+    await trainSft(base, sftData, {
+      outDir: sftDir, ...sftArgs,
       warmupRatio: 0.02, maxGradNorm: 1, gradientCheckpointing: false, seed: worldSeed, baseModel: `toy ${taskName} (from scratch)`,
     });
   } finally {
@@ -239,7 +274,7 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
       groupsBy = {} as typeof groupsBy;
       for (const k of ['ipo', 'oracle', 'random'] as const) {
         const scored = await scoreSamples(samples.records, judges[k], { label: `seed ${seed}: ${k} judge` });
-        const built = buildPairs(scored.groups, { ...FIXED_PAIR_OPTIONS, minMargin: k === 'ipo' ? ipoMinMargin : 0 });
+        const built = buildPairs(scored.groups, k === 'ipo' ? { ...FIXED_PAIR_OPTIONS, minMargin: ipoMinMargin, minChosenScore: ipoMinChosen } : FIXED_PAIR_OPTIONS);
         groupsBy[k] = built.pairs;
         dropped[k] = { ...built.dropped };
       }
@@ -254,6 +289,7 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
       const policy = await loadTfModel(sftDir);
       try {
         let evalAcc: number | null = null;
+        const curves: ToyRunResult['curves'] = { history: [], evals: [] };
         if (pairs.length > 0) {
           const r = await trainDpo(policy, pairs.map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected })), {
             outDir: join(dpoRoot, `seed-${seed}`, k),
@@ -261,12 +297,14 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
             gradientCheckpointing: false, seed, evalPairs: dev, baseModel: `toy ${taskName} SFT`,
           });
           evalAcc = r.eval?.['eval_rewards/accuracies'] ?? null;
+          curves.history = r.history.map((h) => pick(h as unknown as Record<string, number>, ''));
+          curves.evals = r.evals.map((e) => pick(e, 'eval_'));
         }
         const correct = await taskCorrectness(policy, task, splits.test);
         perQuestion[k].push(correct);
         const b = bootstrapCi(correct, { seed });
         const chosenCorrect = pairs.length ? pairs.filter((p) => task.check(keyOf.get(p.prompt)!, p.chosen)).length / pairs.length : null;
-        result[k] = { taskAccuracy: b.estimate, ci: ci(b), pairs: pairs.length, pairPrecision: precision, chosenCorrect, dropped: dropped[k], evalRewardAccuracy: evalAcc };
+        result[k] = { taskAccuracy: b.estimate, ci: ci(b), pairs: pairs.length, pairPrecision: precision, chosenCorrect, dropped: dropped[k], evalRewardAccuracy: evalAcc, curves };
         log(`seed ${seed} ${k}: ${pairs.length} pairs (precision ${precision === null ? 'n/a' : precision.toFixed(3)}, chosen right ${chosenCorrect === null ? 'n/a' : chosenCorrect.toFixed(3)}), task accuracy ${b.estimate.toFixed(3)}`);
       } finally {
         policy.dispose();
@@ -283,7 +321,7 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
     after[k] = { taskAccuracy: b.estimate, ci: ci(b), perSeed: seedResults.map((r) => r[k].taskAccuracy) };
   }
   return {
-    task: { name: task.name, description: task.description, template: task.template, sizes, worldSeed },
+    task: { name: task.name, description: task.description, template: task.template, sizes, used, worldSeed },
     model: { dir: displayPath(sftDir), parameters, sftSteps },
     classifier,
     before,

@@ -11,8 +11,8 @@
  *   (`../shared/docs/ipo-method-and-official-code.md` §2.3);
  * - the layout's `"\n    "` is deterministic: inside the prompt the GPT-2 regex `\s+(?!\S)` leaves the last space to
  *   the next word, giving `ĊĠĠĠ` + `ĠUser` / `ĠResponse`; at the end of the prompt the whole run is `ĊĠĠĠĠ`;
- * - every non-digit word of the world's texts (template, layout, instruction, " Yes"/" No") is one token, so the
- *   IPO prompt is short (33 ids with BOS for a 2-digit answer).
+ * - every non-digit word of every task's texts (template, layout, instruction, " Yes"/" No"; `TOY_TASKS`) is one
+ *   token, so the IPO prompt is short (33 ids with BOS for a 2-digit addition answer).
  *
  * Vocabulary: 4 special tokens (`<unk>` 0, `<s>` 1 = BOS, `</s>` 2 = EOS, `<pad>` 3), then the byte-level characters
  * of tab, newline, carriage return and printable ASCII (98), then one token per merge. Merges are built word by
@@ -28,7 +28,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureWritableDir } from '../models/export-onnx';
-import { instructionText, toyIpoPrompt, type ToyQuestion } from './task';
+import { toyTaskIpoPrompt } from './task';
+import { TOY_TASKS } from './tasks';
 
 export const TOY_SPECIAL_TOKENS = { unk: '<unk>', bos: '<s>', eos: '</s>', pad: '<pad>' } as const;
 export const TOY_SPECIAL_IDS = { unk: 0, bos: 1, eos: 2, pad: 3 } as const;
@@ -96,16 +97,18 @@ function bpe(word: string, ranks: Map<string, number>): string[] {
   }
 }
 
-/** A question used only to extract the (question-independent) non-digit words of the world's texts. */
-const SAMPLE: ToyQuestion = { a: 47, b: 38 };
-
 /**
- * The texts whose every non-digit pre-token becomes one token: the IPO prompt (template + layout + instruction),
- * the prompt followed by " Yes" / " No", the bare instruction, and "Yes" / "No" without the space.
+ * The texts whose every non-digit pre-token becomes one token, for each task in `TOY_TASKS` order (on its `sample`
+ * question): the IPO prompt (template + layout + instruction), the prompt followed by " Yes" / " No", the bare
+ * instruction; then "Yes" / "No" without the space.
  */
 function sourceTexts(): string[] {
-  const prompt = toyIpoPrompt(SAMPLE, '85');
-  return [prompt, `${prompt} Yes`, `${prompt} No`, instructionText(SAMPLE), 'Yes', 'No'];
+  const out: string[] = [];
+  for (const task of Object.values(TOY_TASKS)) {
+    const prompt = toyTaskIpoPrompt(task, task.sample, task.correctAnswer(task.sample));
+    out.push(prompt, `${prompt} Yes`, `${prompt} No`, task.instruction(task.sample));
+  }
+  return [...out, 'Yes', 'No'];
 }
 
 interface Built {
