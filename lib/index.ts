@@ -120,7 +120,8 @@ export * from './toy/addition';
 export * from './toy/tasks';
 export * from './toy/tokenizer';
 export * from './toy/model';
-export { runToyWorld, toySftExamples, toyIpoJudge, QUICK_USE, type ToyWorldOptions, type ToyWorldResult } from './toy/experiment';
+export { runToyWorld, toySftExamples, toyIpoJudge, toyPairOptions, judgePrompt, QUICK_USE, type ToyWorldOptions, type ToyWorldResult, type ToyRunResult, type ToyCurvePoint } from './toy/experiment';
+export * from './report/toy-world';
 
 // installation check (`ipo doctor`)
 export { runDoctor, doctorReport, type DoctorCheck } from './doctor';

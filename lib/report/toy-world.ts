@@ -36,9 +36,9 @@ export function toyClassifierRows(r: ToyWorldResult): Record<string, unknown>[] 
 
 /** The self-improvement question in miniature: before, and after one DPO round per pair source. */
 export function toyAfterRows(r: ToyWorldResult): Record<string, unknown>[] {
-  const mean = (xs: (number | null)[]) => {
+  const mean = (xs: (number | null)[], round = r3) => {
     const v = xs.filter((x): x is number => x !== null);
-    return v.length ? r3(v.reduce((a, b) => a + b, 0) / v.length) : null;
+    return v.length ? round(v.reduce((a, b) => a + b, 0) / v.length) : null;
   };
   return [
     { pairs: 'before (SFT model)', 'task accuracy': r3(r.before.taskAccuracy), '95% CI': iv(r.before.ci), 'per seed': '', 'pairs per seed': null, 'chosen right': null, precision: null },
@@ -47,7 +47,7 @@ export function toyAfterRows(r: ToyWorldResult): Record<string, unknown>[] {
       'task accuracy': r3(r.after[k].taskAccuracy),
       '95% CI': iv(r.after[k].ci),
       'per seed': r.after[k].perSeed.map((x) => x.toFixed(3)).join(' / '),
-      'pairs per seed': mean(r.seeds.map((s) => s[k].pairs)),
+      'pairs per seed': mean(r.seeds.map((s) => s[k].pairs), Math.round),
       'chosen right': mean(r.seeds.map((s) => s[k].chosenCorrect)),
       precision: mean(r.seeds.map((s) => s[k].pairPrecision)),
     })),
@@ -114,7 +114,8 @@ export function toyVerdict(r: ToyWorldResult): string {
   const delta = (k: ToySource) => r.after[k].taskAccuracy - r.before.taskAccuracy;
   const word = (k: ToySource) => {
     const d = delta(k);
-    const sep = r.after[k].ci[0] > r.before.ci[1] ? 'intervals apart' : r.after[k].ci[1] < r.before.ci[0] ? 'intervals apart' : 'intervals overlap';
+    const apart = r.after[k].ci[0] > r.before.ci[1] || r.after[k].ci[1] < r.before.ci[0];
+    const sep = apart ? 'intervals apart' : 'intervals overlap';
     return `${TOY_SOURCE_LABELS[k]} ${r.after[k].taskAccuracy.toFixed(3)} (${d >= 0 ? '+' : ''}${d.toFixed(3)}, ${sep})`;
   };
   return [

@@ -239,6 +239,7 @@ export const ADDITION_TASK: ToyTask<ToyQuestion> = {
   instruction: instructionText,
   correctAnswer,
   check,
+  trap: hasCarry,
   teacherAnswer: (q, opts) => teacherAnswer(q, opts),
   wrongAnswer: (q, opts) => teacherWrongAnswer(q, opts).answer,
   maxAnswerTokens: 4, // at most 3 digits (198) + EOS

@@ -24,7 +24,7 @@ import { sampleResponses } from '../generate/sample';
 import { loadTfModel } from '../models/load';
 import { modelFingerprint } from '../models/fingerprint';
 import type { TfCausalLM } from '../models/tf-causal-lm';
-import { buildPairs, FIXED_PAIR_OPTIONS, type BuiltPair } from '../pairs';
+import { buildPairs, FIXED_PAIR_OPTIONS, type BuiltPair, type PairOptions } from '../pairs';
 import { buildIpoPrompt } from '../scoring/prompt';
 import { pYesBatch, type IpoPreset } from '../scoring/yes-no';
 import { customJudge, scoreSamples, type ResponseJudge } from '../self-improve/score-responses';
@@ -123,6 +123,15 @@ export interface ToyWorldResult {
 export const QUICK_USE = { dpo: 1000, dev: 100, test: 400 } as const;
 
 const ci = (b: { lo: number; hi: number }): [number, number] => [b.lo, b.hi];
+
+/**
+ * The pair rule of each source: the fixed rules (no all-tied prompts, no identical texts, ≥ 2 answers), and for IPO
+ * also a minimum P(Yes) margin and a minimum P(Yes) of the chosen answer (`ToyWorldOptions.ipoMinMargin` /
+ * `ipoMinChosen`, both 0.5 by default). Notebook 06 rebuilds one IPO pair with exactly this rule.
+ */
+export function toyPairOptions(source: 'ipo' | 'oracle' | 'random', opts: { ipoMinMargin?: number; ipoMinChosen?: number } = {}): PairOptions {
+  return source === 'ipo' ? { ...FIXED_PAIR_OPTIONS, minMargin: opts.ipoMinMargin ?? 0.5, minChosenScore: opts.ipoMinChosen ?? 0.5 } : { ...FIXED_PAIR_OPTIONS };
+}
 
 /** Greedy answers to `questions`: 0/1 correctness per question. */
 async function taskCorrectness<Q>(model: TfCausalLM, task: ToyTask<Q>, questions: readonly Q[]): Promise<number[]> {
@@ -274,7 +283,7 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
       groupsBy = {} as typeof groupsBy;
       for (const k of ['ipo', 'oracle', 'random'] as const) {
         const scored = await scoreSamples(samples.records, judges[k], { label: `seed ${seed}: ${k} judge` });
-        const built = buildPairs(scored.groups, k === 'ipo' ? { ...FIXED_PAIR_OPTIONS, minMargin: ipoMinMargin, minChosenScore: ipoMinChosen } : FIXED_PAIR_OPTIONS);
+        const built = buildPairs(scored.groups, toyPairOptions(k, { ipoMinMargin, ipoMinChosen }));
         groupsBy[k] = built.pairs;
         dropped[k] = { ...built.dropped };
       }

@@ -1,6 +1,6 @@
 /**
  * The toy world's default task: the largest of four digits (`Max 4215` → `5`). A program decides correctness, the
- * answer is one token, and both the task and its judge are learned by the 92,672-parameter toy model within a
+ * answer is one token, and both the task and its judge are learned by the 94,080-parameter toy model within a
  * CI-sized SFT — which is why it is the default (`lib/toy/tasks.ts`).
  *
  * The imperfect teacher has one habit, the analogue of addition's forgotten carry: when the list starts with a digit
@@ -13,8 +13,10 @@
  * it only learned to spot the teacher's own mistake (an unsorted last pair); the SFT model's SAMPLED mistakes were
  * mostly miscopied digits ("Sort 7354" → "3466"), to which the judge gave P(Yes) 0.57 on average, so only 35 % of
  * its best-vs-worst pairs had a right chosen answer and IPO-DPO did not beat the start (0.50–0.565 vs 0.570). Here a
- * wrong answer is a single digit, the kind of mistake the sampler makes is the kind the judge was shown, and the
- * judge's pairwise accuracy was 0.99.
+ * wrong answer is a single digit, the kind of mistake the sampler makes is the kind the judge was shown: held-out
+ * pairwise accuracy 0.99–1.00 on world seeds 1, 2 and 3, and with 1,000 DPO prompts IPO-DPO raised greedy accuracy
+ * from 0.62 to 0.86 (oracle pairs 0.90, random 0.62; `ipo toy-world --quick`). With only 400 DPO prompts the gains
+ * were small (0.46 → 0.49–0.53): too few pairs for one round.
  *
  * Everything is a pure function of its arguments and seed (Alea, `lib/util/rng.ts`).
  */
@@ -194,6 +196,7 @@ export const MAX_TASK: ToyTask<MaxQuestion> = {
   instruction: maxInstruction,
   correctAnswer: maxCorrectAnswer,
   check: maxCheck,
+  trap: maxTrap,
   teacherAnswer: (q, opts) => maxTeacherAnswer(q, opts),
   wrongAnswer: (q, opts) => maxTeacherWrongAnswer(q, opts).answer,
   maxAnswerTokens: 2, // one digit + EOS

@@ -203,6 +203,7 @@ export const SORT_TASK: ToyTask<SortQuestion> = {
   instruction: sortInstruction,
   correctAnswer: sortCorrectAnswer,
   check: sortCheck,
+  trap: sortTrap,
   teacherAnswer: (q, opts) => sortTeacherAnswer(q, opts),
   wrongAnswer: (q, opts) => sortTeacherWrongAnswer(q, opts).answer,
   maxAnswerTokens: SORT_LENGTH + 1, // four digits + EOS

@@ -78,6 +78,8 @@ export interface ToyTask<Q = unknown> {
   correctAnswer(q: Q): string;
   /** Exact match after trimming. */
   check(q: Q, answerText: string): boolean;
+  /** The questions the teacher's habit gets wrong (carry, unsorted last pair, first digit): for tables and analysis. */
+  trap(q: Q): boolean;
   /** The imperfect SFT teacher. */
   teacherAnswer(q: Q, opts: { seed?: number | string; draw?: number }): { answer: string; correct: boolean };
   /** A realistic wrong answer (for judge "No" examples and classifier pairs). */
