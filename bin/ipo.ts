@@ -201,6 +201,7 @@ program
 
 registerTrainingCommands(program);
 registerToyCommands(program);
+(await import('./serve-commands.ts')).registerServeCommands(program);
 
 program.exitOverride();
 try {

@@ -3,7 +3,7 @@
  * Each command parses flags, calls one library function and prints a summary or, with --json, one JSON object.
  */
 import { Option, type Command } from 'commander';
-import { addModelOptions, floatArg, intArg, jsonOption, logLine, print, withModel, type ModelOpts } from './cli-common.ts';
+import { addModelOptions, engineOf, floatArg, intArg, jsonOption, logLine, print, withModel, type ModelOpts } from './cli-common.ts';
 import { loadTfModel } from '../lib/models/load.ts';
 import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
 import { DPO_LOSS_TYPES, type DpoLossType } from '../lib/dpo/loss.ts';
@@ -55,7 +55,8 @@ function loraFrom(o: TrainFlags): Partial<LoraConfig> | false {
 }
 
 async function withTrainable<T>(o: ModelOpts, f: (m: TfCausalLM) => Promise<T>): Promise<T> {
-  if (o.engine === 'onnx') throw new Error('training needs the tf engine (TensorFlow.js); the onnx engine is inference-only');
+  const engine = engineOf(o);
+  if (engine && engine !== 'tf') throw new Error(`training needs the tf engine (TensorFlow.js); the ${engine} engine is inference-only`);
   const m = await loadTfModel(o.model, { backend: o.backend });
   try {
     return await f(m);
@@ -174,7 +175,8 @@ export function registerTrainingCommands(program: Command): void {
     .option('--beta <x>', 'DPO beta', floatArg('--beta', 0, Infinity, true), 0.1)
     .addOption(new Option('--loss <type>', "TRL loss_type ('ipo' = Azar et al., not this paper)").choices([...DPO_LOSS_TYPES]).default('sigmoid'))
     .action(async (o: ModelOpts & TrainFlags & { prompts: string; out: string; rounds: number; judge: 'ipo' | 'self-reward' | 'rm'; rewardModel?: string; mode: 'faithful' | 'fixed'; preset: 'paper' | 'exact'; n: number; temperature: number; topP: number; maxNewTokens: number; judgeMaxNewTokens?: number; limit?: number; beta: number; loss: DpoLossType; promptFormat?: 'raw' | 'chat' }) => {
-      if (o.engine === 'onnx') throw new Error('self-improve trains the policy, which needs the tf engine');
+      const engine = engineOf(o);
+      if (engine && engine !== 'tf') throw new Error(`self-improve trains the policy, which needs the tf engine (not ${engine})`);
       const { readPromptFile, formatPromptReport } = await import('../lib/data/prompts.ts');
       const { selfImprove } = await import('../lib/self-improve/rounds.ts');
       const judges = await import('../lib/self-improve/score-responses.ts');

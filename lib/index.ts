@@ -123,6 +123,12 @@ export * from './toy/model';
 export { runToyWorld, toySftExamples, toyIpoJudge, toyPairOptions, judgePrompt, QUICK_USE, type ToyWorldOptions, type ToyWorldResult, type ToyRunResult, type ToyCurvePoint } from './toy/experiment';
 export * from './report/toy-world';
 
+// OpenAI-compatible endpoints: the api engine (a CausalLM over /v1/completions), its robust client, and `ipo serve`
+export { ApiCausalLM, loadApiModel, parseTokenId, type ApiEngineOptions, type ApiEngineStats } from './models/api';
+export { ApiClient, type ApiClientOptions, type ApiResult, type ApiUsage } from './api/client';
+export { fullJitterDelay, parseRetryAfter } from './api/backoff';
+export { startOpenAiServer, buildApp, defaultModelName, type ServeOptions, type RunningServer } from './serve/openai-server';
+
 // installation check (`ipo doctor`)
 export { runDoctor, doctorReport, type DoctorCheck } from './doctor';
 

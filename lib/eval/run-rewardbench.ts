@@ -6,6 +6,7 @@
  * `lib/scoring/methods.ts`. The rows are `PreferencePair`s, and each method's results keep their `id` and `subset`,
  * which go straight into the metrics (`rewardBenchReport`).
  */
+import { displayPath } from '../util/paths';
 import type { PairResult } from '../data/types';
 import { loadRewardBench, type RewardBenchRow } from '../data/rewardbench';
 import { getMethod, METHOD_NAMES, type MethodName, type ScoringModel } from '../scoring/methods';
@@ -89,7 +90,7 @@ export async function runRewardBench(model: ScoringModel, opts: RewardBenchRunOp
     ...spec.settings({ preset: opts.preset, truncation: opts.truncation, mode: opts.mode }),
   };
   return {
-    model: model.ref,
+    model: displayPath(model.ref),
     method,
     settings,
     source: data.source,

@@ -8,6 +8,7 @@
  * Scores are obtained through the same method registry and cached pair loops as RewardBench
  * (`lib/scoring/methods.ts`): pair i of an item = (chosen[i], rejected[i]), keyed by the item's id and domain.
  */
+import { displayPath } from '../util/paths';
 import type { PreferencePair } from '../data/types';
 import { loadRmBench, type LoadRmBenchOptions, type RmBenchItem, type RmBenchLoad } from '../data/rmbench';
 import { getMethod, type MethodName, type ScoringModel } from '../scoring/methods';
@@ -76,7 +77,7 @@ export async function runRmBench(model: ScoringModel, opts: RmBenchRunOptions = 
     method, limitPerDomain: opts.limitPerDomain ?? null, seed: opts.seed ?? 42,
     ...spec.settings({ preset: opts.preset, truncation: opts.truncation, layout: 'rmbench', mode: opts.mode }),
   };
-  return { model: model.ref, method, settings, load, scored, pooled, perFile, diagonal: ipoLevels(scored), cached };
+  return { model: displayPath(model.ref), method, settings, load, scored, pooled, perFile, diagonal: ipoLevels(scored), cached };
 }
 
 /** The `ipo rmbench --json` shape (fractions; `diagonal` in % as the official IPO JSON). */

@@ -24,6 +24,9 @@ export function modelFingerprint(model: CausalLM): string {
     }
     // the tokenizer decides the ids, so it is part of what a score depends on
     h.update(JSON.stringify(model.encode(' Yes No 123 x', { addSpecialTokens: true })));
+  } else if (model.engine === 'api') {
+    // the api engine has no weights here: its key covers the served name, the server's model card and the tokenizer
+    h.update((model as CausalLM & { fingerprintKey?: string }).fingerprintKey ?? model.ref);
   } else {
     const walk = (dir: string): void => {
       for (const f of readdirSync(dir).sort()) {

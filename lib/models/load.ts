@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { ApiEngineOptions } from './api';
 import { ensureBackend, type TfBackendName } from './backend';
 import { readLlamaConfig } from './config';
 import { LlamaTF } from './llama-tf';
@@ -30,6 +31,8 @@ export interface LoadModelOptions {
   dtype?: OnnxDtype;
   /** Execution provider for the onnx engine: cpu (default, or $IPO_DEVICE), cuda, webgpu. */
   device?: OnnxDevice;
+  /** The api engine's endpoints and client settings (`ref` then only supplies the tokenizer and config). */
+  api?: ApiEngineOptions;
 }
 
 /** Files to fetch for the TF engine: the weights, sharded or not, plus config and tokenizer files. */
@@ -93,5 +96,10 @@ export async function loadModel(ref: string = DEFAULT_MODEL, opts: LoadModelOpti
   const engine = opts.engine ?? detectEngine(ref);
   if (engine === 'tf') return loadTfModel(ref, opts);
   if (engine === 'onnx') return loadOnnxModel(ref, { dtype: opts.dtype, device: opts.device, revision: opts.revision, chatTemplate: opts.chatTemplate });
-  throw new Error(`unknown engine '${engine}': use tf or onnx`);
+  if (engine === 'api') {
+    if (!opts.api) throw new Error('the api engine needs an endpoint: pass --base-url URL (e.g. http://127.0.0.1:8000/v1)');
+    const { loadApiModel } = await import('./api'); // loaded on demand: the HTTP client is not needed by local engines
+    return loadApiModel(ref, opts.api);
+  }
+  throw new Error(`unknown engine '${engine}': use tf, onnx or api`);
 }

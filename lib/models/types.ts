@@ -51,8 +51,8 @@ export interface HostTensor {
 /** Weights named as in Hugging Face `LlamaForCausalLM` state dicts, e.g. `model.layers.0.self_attn.q_proj.weight`. */
 export type WeightMap = Map<string, HostTensor>;
 
-/** Which engine runs a model. */
-export type EngineName = 'tf' | 'onnx';
+/** Which engine runs a model: TensorFlow.js (trainable), ONNX Runtime (fast), or an OpenAI-compatible server (`api.ts`). */
+export type EngineName = 'tf' | 'onnx' | 'api';
 
 /**
  * A causal language model plus its tokenizer. Token ids are plain `number[]`; every method that runs the network is
