@@ -9,7 +9,7 @@ import type { ToyRunResult, ToyWorldResult } from '../lib/toy/experiment.ts';
 
 const run = (acc: number, extra: Partial<ToyRunResult> = {}): ToyRunResult => ({
   taskAccuracy: acc, ci: [acc - 0.03, acc + 0.03], pairs: 100, pairPrecision: 0.9, chosenCorrect: 0.8, dropped: {}, evalRewardAccuracy: 0.7,
-  curves: { history: [{ step: 1, loss: 0.69, 'rewards/margins': 0.01, 'rewards/accuracies': 0.5 }], evals: [{ step: 0, 'eval_loss': 0.69 }] }, ...extra,
+  curves: { history: [{ step: 1, loss: 0.69, 'rewards/margins': 0.01, 'rewards/accuracies': 0.5 }], evals: [{ step: 0, 'eval_loss': 0.69 }] }, byRound: [], ...extra,
 });
 
 function result(o: { judge?: number; before?: number; ipo?: number } = {}): ToyWorldResult {
@@ -23,9 +23,9 @@ function result(o: { judge?: number; before?: number; ipo?: number } = {}): ToyW
     classifier: { ...iv(judge), presets: { paper: iv(judge), exact: iv(judge) }, random: iv(0.5), rubric: { applicable: false, reason: 'no rubric' }, binary: { applicable: false, reason: 'no binary' } },
     before: { taskAccuracy: before, n: 400, ci: [before - 0.05, before + 0.05] },
     after: {
-      ipo: { taskAccuracy: ipo, ci: [ipo - 0.03, ipo + 0.03], perSeed: [ipo - 0.01, ipo + 0.01] },
-      oracle: { taskAccuracy: 0.9, ci: [0.87, 0.93], perSeed: [0.9, 0.9] },
-      random: { taskAccuracy: 0.61, ci: [0.56, 0.66], perSeed: [0.6, 0.62] },
+      ipo: { taskAccuracy: ipo, ci: [ipo - 0.03, ipo + 0.03], perSeed: [ipo - 0.01, ipo + 0.01], byRound: [ipo] },
+      oracle: { taskAccuracy: 0.9, ci: [0.87, 0.93], perSeed: [0.9, 0.9], byRound: [0.9] },
+      random: { taskAccuracy: 0.61, ci: [0.56, 0.66], perSeed: [0.6, 0.62], byRound: [0.61] },
     },
     seeds: [
       { seed: 1, ipo: run(ipo - 0.01, { pairs: 381 }), oracle: run(0.9, { pairPrecision: 1, chosenCorrect: 1 }), random: run(0.6) },

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { runToyWorld } from '../lib/toy/experiment.ts';
@@ -29,6 +29,22 @@ test('toy world: the same seed gives identical JSON (tiny run from scratch, twic
   assert.equal(a.seeds[0].oracle.pairPrecision === null || a.seeds[0].oracle.pairPrecision === 1, true, 'oracle pairs always choose the right answer');
   if (cacheBefore === undefined) delete process.env.IPO_CACHE;
   else process.env.IPO_CACHE = cacheBefore;
+});
+
+test('toy world: --rounds 2 runs a second round from the first round\'s policy, reported per round', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ipo-toy-rounds-'));
+  const r = await runToyWorld({ outDir: dir, seeds: [1], rounds: 2, sizes: { train: 64, dpo: 16, dev: 8, test: 16 }, sft: { steps: 4, batchSize: 16 }, samples: 2, ipoMinMargin: 0, ipoMinChosen: -Infinity });
+  for (const k of ['ipo', 'oracle', 'random'] as const) {
+    const s = r.seeds[0][k];
+    assert.ok(s.byRound.length >= 1 && s.byRound.length <= 2, k);
+    assert.deepEqual(s.byRound.map((x) => x.round), s.byRound.map((_, i) => i + 1));
+    // the fields of the result are the last round's
+    assert.equal(s.taskAccuracy, s.byRound.at(-1)!.taskAccuracy, k);
+    assert.equal(r.after[k].byRound.length, s.byRound.length);
+    assert.equal(r.after[k].byRound.at(-1), r.after[k].taskAccuracy);
+    if (s.byRound.length === 2) assert.ok(existsSync(join(dir, readdirSync(dir).find((d) => d.startsWith('dpo-'))!, 'seed-1', `${k}-round-2`)), `${k}: round 2 folder`);
+  }
+  await assert.rejects(runToyWorld({ outDir: dir, rounds: 0 }), /rounds must be a whole number >= 1/);
 });
 
 test('ipo toy-world --quick --json: classifier >= 0.8 on held-out pairs, IPO-DPO above the start, oracle and random beside it', () => {

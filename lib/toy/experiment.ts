@@ -69,6 +69,11 @@ export interface ToyWorldOptions {
    * (with its NLL term) raises the likelihood of a wrong answer.
    */
   ipoMinChosen?: number;
+  /**
+   * Self-improvement rounds per source (default 1, the paper's one round): round r samples from round r − 1's
+   * policy, and for IPO that policy judges its own answers; DPO's reference is the policy the round starts from.
+   */
+  rounds?: number;
   /** Stage lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -98,7 +103,19 @@ export interface ToyRunResult {
   evalRewardAccuracy: number | null;
   /** TRL's loss, rewards/margins and rewards/accuracies per optimizer step, and on the dev pairs (for curves). */
   curves: { history: ToyCurvePoint[]; evals: ToyCurvePoint[] };
+  /** Each round's test accuracy and pairs (one entry per round run; the fields above are the last round's). */
+  byRound: ToyRoundPoint[];
 }
+
+export interface ToyRoundPoint {
+  round: number;
+  taskAccuracy: number;
+  pairs: number;
+  chosenCorrect: number | null;
+}
+
+type ToySource = 'ipo' | 'oracle' | 'random';
+const TOY_SOURCE_KEYS: readonly ToySource[] = ['ipo', 'oracle', 'random'];
 
 /** One point of a DPO curve: the step and TRL's metric names (eval points use the `eval_` names). */
 export type ToyCurvePoint = { step: number } & Record<string, number>;
@@ -115,7 +132,8 @@ export interface ToyWorldResult {
   model: { dir: string; parameters: number; sftSteps: number };
   classifier: Interval & { presets: Record<IpoPreset, Interval>; random: Interval; rubric: { applicable: false; reason: string }; binary: { applicable: false; reason: string } };
   before: { taskAccuracy: number; n: number; ci: [number, number] };
-  after: Record<'ipo' | 'oracle' | 'random', { taskAccuracy: number; ci: [number, number]; perSeed: number[] }>;
+  /** After the last round (one by default); `byRound`: the mean over seeds after each round. */
+  after: Record<'ipo' | 'oracle' | 'random', { taskAccuracy: number; ci: [number, number]; perSeed: number[]; byRound: number[] }>;
   seeds: ToySeedResult[];
 }
 
@@ -201,6 +219,8 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
   const sftSteps = opts.sft?.steps ?? 600;
   const ipoMinMargin = opts.ipoMinMargin ?? 0.5;
   const ipoMinChosen = opts.ipoMinChosen ?? 0.5;
+  const rounds = opts.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`toy world: rounds must be a whole number >= 1, got ${JSON.stringify(rounds)}`);
   const dpoArgs = { learningRate: opts.dpo?.learningRate ?? 1e-4, epochs: opts.dpo?.epochs ?? 3, beta: opts.dpo?.beta ?? 0.1, rpoAlpha: opts.dpo?.rpoAlpha ?? 1, batchSize: opts.dpo?.batchSize ?? 16 };
   // DPO runs live under a hash of everything that decides them, so changed settings never meet an old checkpoint
   const dpoRoot = join(opts.outDir, `dpo-${contentHash(taskName, worldSeed, sftSteps, sizes, used, dpoArgs, ipoMinMargin, ipoMinChosen, opts.samples ?? 4, opts.temperature ?? 1).slice(0, 12)}`);
@@ -266,58 +286,74 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
   const dev = splits.dev.map((q, i) => ({ prompt: task.instruction(q), chosen: task.correctAnswer(q), rejected: task.wrongAnswer(q, { seed: `${worldSeed}:dev`, draw: i }) }));
   const seedResults: ToySeedResult[] = [];
   const perQuestion: Record<'ipo' | 'oracle' | 'random', number[][]> = { ipo: [], oracle: [], random: [] };
-  for (const seed of seeds) {
-    const model = await loadTfModel(sftDir);
-    let groupsBy: Record<'ipo' | 'oracle' | 'random', BuiltPair[]>;
-    const dropped: Record<string, Record<string, number>> = {};
+  const judgeOf = (k: ToySource, model: TfCausalLM, seed: number): ResponseJudge => (k === 'ipo'
+    ? toyIpoJudge(model, task.template) // the CURRENT policy judges its own answers (round r: round r − 1's policy)
+    : k === 'oracle'
+      ? customJudge('oracle', (instruction, response) => (task.check(keyOf.get(instruction)!, response) ? 1 : 0), { fingerprint: `toy-oracle:${taskName}` })
+      : customJudge('random', (instruction, response) => parseInt(contentHash('toy-random', seed, instruction, response).slice(0, 8), 16) / 0xffffffff, { fingerprint: `toy-random:${seed}` }));
+
+  /** One round for source `k` from the policy in `policyDir`: sample, judge, pairs, DPO into `outDir`, test accuracy. */
+  const oneRound = async (k: ToySource, seed: number, round: number, policyDir: string, outDir: string): Promise<{ result: ToyRunResult; correct: number[] }> => {
+    // round 1 samples with the seed itself, so every source pairs the SAME samples of the SFT model
+    const sampleSeed = round === 1 ? seed : seed * 1000 + round;
+    const model = await loadTfModel(policyDir);
+    let pairs: BuiltPair[];
+    let dropped: Record<string, number>;
     try {
       const samples = await sampleResponses(model, prompts, {
-        n: opts.samples ?? 4, temperature: opts.temperature ?? 1, maxNewTokens: task.maxAnswerTokens + 1, seed,
-        promptFormat: 'raw', extraction: 'fixed', label: `seed ${seed}: sampling`,
+        n: opts.samples ?? 4, temperature: opts.temperature ?? 1, maxNewTokens: task.maxAnswerTokens + 1, seed: sampleSeed,
+        promptFormat: 'raw', extraction: 'fixed', label: `seed ${seed}${round > 1 ? ` round ${round}` : ''}: sampling`,
       });
-      const judges: Record<'ipo' | 'oracle' | 'random', ResponseJudge> = {
-        ipo: toyIpoJudge(model, task.template),
-        oracle: customJudge('oracle', (instruction, response) => (task.check(keyOf.get(instruction)!, response) ? 1 : 0), { fingerprint: `toy-oracle:${taskName}` }),
-        random: customJudge('random', (instruction, response) => parseInt(contentHash('toy-random', seed, instruction, response).slice(0, 8), 16) / 0xffffffff, { fingerprint: `toy-random:${seed}` }),
-      };
-      groupsBy = {} as typeof groupsBy;
-      for (const k of ['ipo', 'oracle', 'random'] as const) {
-        const scored = await scoreSamples(samples.records, judges[k], { label: `seed ${seed}: ${k} judge` });
-        const built = buildPairs(scored.groups, toyPairOptions(k, { ipoMinMargin, ipoMinChosen }));
-        groupsBy[k] = built.pairs;
-        dropped[k] = { ...built.dropped };
-      }
+      const scored = await scoreSamples(samples.records, judgeOf(k, model, seed), { label: `seed ${seed}${round > 1 ? ` round ${round}` : ''}: ${k} judge` });
+      const built = buildPairs(scored.groups, toyPairOptions(k, { ipoMinMargin, ipoMinChosen }));
+      pairs = built.pairs;
+      dropped = { ...built.dropped };
     } finally {
       model.dispose();
     }
-    const result = {} as Record<'ipo' | 'oracle' | 'random', ToyRunResult>;
-    for (const k of ['ipo', 'oracle', 'random'] as const) {
-      const pairs = groupsBy[k];
-      const differing = pairs.filter((p) => task.check(keyOf.get(p.prompt)!, p.chosen) !== task.check(keyOf.get(p.prompt)!, p.rejected));
-      const precision = differing.length ? differing.filter((p) => task.check(keyOf.get(p.prompt)!, p.chosen)).length / differing.length : null;
-      const policy = await loadTfModel(sftDir);
-      try {
-        let evalAcc: number | null = null;
-        const curves: ToyRunResult['curves'] = { history: [], evals: [] };
-        if (pairs.length > 0) {
-          const r = await trainDpo(policy, pairs.map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected })), {
-            outDir: join(dpoRoot, `seed-${seed}`, k),
-            lora: false, ...dpoArgs, warmupRatio: 0.1, maxGradNorm: 1,
-            gradientCheckpointing: false, seed, evalPairs: dev, baseModel: `toy ${taskName} SFT`,
-          });
-          evalAcc = r.eval?.['eval_rewards/accuracies'] ?? null;
-          curves.history = r.history.map((h) => pick(h as unknown as Record<string, number>, ''));
-          curves.evals = r.evals.map((e) => pick(e, 'eval_'));
-        }
-        const correct = await taskCorrectness(policy, task, splits.test);
-        perQuestion[k].push(correct);
-        const b = bootstrapCi(correct, { seed });
-        const chosenCorrect = pairs.length ? pairs.filter((p) => task.check(keyOf.get(p.prompt)!, p.chosen)).length / pairs.length : null;
-        result[k] = { taskAccuracy: b.estimate, ci: ci(b), pairs: pairs.length, pairPrecision: precision, chosenCorrect, dropped: dropped[k], evalRewardAccuracy: evalAcc, curves };
-        log(`seed ${seed} ${k}: ${pairs.length} pairs (precision ${precision === null ? 'n/a' : precision.toFixed(3)}, chosen right ${chosenCorrect === null ? 'n/a' : chosenCorrect.toFixed(3)}), task accuracy ${b.estimate.toFixed(3)}`);
-      } finally {
-        policy.dispose();
+    const right = (p: BuiltPair, side: 'chosen' | 'rejected') => task.check(keyOf.get(p.prompt)!, p[side]);
+    const differing = pairs.filter((p) => right(p, 'chosen') !== right(p, 'rejected'));
+    const precision = differing.length ? differing.filter((p) => right(p, 'chosen')).length / differing.length : null;
+    const chosenCorrect = pairs.length ? pairs.filter((p) => right(p, 'chosen')).length / pairs.length : null;
+    const policy = await loadTfModel(policyDir);
+    try {
+      let evalAcc: number | null = null;
+      const curves: ToyRunResult['curves'] = { history: [], evals: [] };
+      if (pairs.length > 0) {
+        // the reference is the policy this round starts from (full fine-tuning: its weights before training)
+        const r = await trainDpo(policy, pairs.map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected })), {
+          outDir, lora: false, ...dpoArgs, warmupRatio: 0.1, maxGradNorm: 1,
+          gradientCheckpointing: false, seed, evalPairs: dev, baseModel: `toy ${taskName} ${round === 1 ? 'SFT' : `round ${round - 1}`}`,
+        });
+        evalAcc = r.eval?.['eval_rewards/accuracies'] ?? null;
+        curves.history = r.history.map((h) => pick(h as unknown as Record<string, number>, ''));
+        curves.evals = r.evals.map((e) => pick(e, 'eval_'));
       }
+      const correct = await taskCorrectness(policy, task, splits.test);
+      const b = bootstrapCi(correct, { seed });
+      log(`seed ${seed}${round > 1 ? ` round ${round}` : ''} ${k}: ${pairs.length} pairs (precision ${precision === null ? 'n/a' : precision.toFixed(3)}, chosen right ${chosenCorrect === null ? 'n/a' : chosenCorrect.toFixed(3)}), task accuracy ${b.estimate.toFixed(3)}`);
+      return { result: { taskAccuracy: b.estimate, ci: ci(b), pairs: pairs.length, pairPrecision: precision, chosenCorrect, dropped, evalRewardAccuracy: evalAcc, curves, byRound: [] }, correct };
+    } finally {
+      policy.dispose();
+    }
+  };
+
+  for (const seed of seeds) {
+    const result = {} as Record<ToySource, ToyRunResult>;
+    for (const k of TOY_SOURCE_KEYS) {
+      let policyDir = sftDir;
+      const byRound: ToyRoundPoint[] = [];
+      let last: { result: ToyRunResult; correct: number[] } | null = null;
+      for (let round = 1; round <= rounds; round++) {
+        // round 1 keeps its folder name whatever `rounds` is, so adding rounds reuses the finished first round
+        const outDir = join(dpoRoot, `seed-${seed}`, round === 1 ? k : `${k}-round-${round}`);
+        last = await oneRound(k, seed, round, policyDir, outDir);
+        byRound.push({ round, taskAccuracy: last.result.taskAccuracy, pairs: last.result.pairs, chosenCorrect: last.result.chosenCorrect });
+        if (last.result.pairs === 0) break; // no pairs, no new policy: later rounds would repeat this one
+        policyDir = outDir;
+      }
+      perQuestion[k].push(last!.correct);
+      result[k] = { ...last!.result, byRound };
     }
     seedResults.push({ seed, ...result });
   }
@@ -327,7 +363,12 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
   for (const k of ['ipo', 'oracle', 'random'] as const) {
     const perQ = splits.test.map((_, i) => perQuestion[k].reduce((s, run) => s + run[i], 0) / perQuestion[k].length);
     const b = bootstrapCi(perQ, { seed: worldSeed });
-    after[k] = { taskAccuracy: b.estimate, ci: ci(b), perSeed: seedResults.map((r) => r[k].taskAccuracy) };
+    const roundsRun = Math.max(...seedResults.map((r) => r[k].byRound.length));
+    const byRound = Array.from({ length: roundsRun }, (_, i) => {
+      const xs = seedResults.map((r) => r[k].byRound[Math.min(i, r[k].byRound.length - 1)].taskAccuracy);
+      return xs.reduce((a, x) => a + x, 0) / xs.length;
+    });
+    after[k] = { taskAccuracy: b.estimate, ci: ci(b), perSeed: seedResults.map((r) => r[k].taskAccuracy), byRound };
   }
   return {
     task: { name: task.name, description: task.description, template: task.template, sizes, used, worldSeed },
