@@ -52,14 +52,14 @@ export function addModelOptions(c: Command): Command {
 
 /** The engine a command runs: `--engine`, else api when `--base-url` is given, else the loader's choice. */
 export function engineOf(o: ModelOpts): EngineName | undefined {
-  if (o.engine === 'api' && !o.baseUrl?.length) throw new Error('--engine api needs --base-url URL (e.g. http://127.0.0.1:8000/v1)');
+  if (o.engine === 'api' && !o.baseUrl?.length && !process.env.IPO_BASE_URL) throw new Error('--engine api needs --base-url URL (e.g. http://127.0.0.1:8000/v1) or IPO_BASE_URL');
   if (o.baseUrl?.length && o.engine && o.engine !== 'api') throw new Error(`--base-url is for the api engine, not --engine ${o.engine}`);
   return o.baseUrl?.length ? 'api' : o.engine;
 }
 
 export async function withModel<T>(o: ModelOpts, f: (m: CausalLM) => Promise<T>): Promise<T> {
   const engine = engineOf(o);
-  const api = engine === 'api'
+  const api = engine === 'api' && o.baseUrl?.length
     ? { baseUrls: o.baseUrl!, apiModel: o.apiModel, topLogprobs: o.topLogprobs, concurrency: o.concurrency, timeoutMs: o.requestTimeout ? o.requestTimeout * 1000 : undefined, log: logLine }
     : undefined;
   const m = await loadModel(o.model, { engine, backend: o.backend, dtype: o.dtype, device: o.device, api });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { loadApiModel, type ApiCausalLM } from '../lib/models/api.ts';
-import { loadTfModel } from '../lib/models/load.ts';
+import { apiOptionsFromEnv, loadModel, loadTfModel } from '../lib/models/load.ts';
 import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
 import { pYes } from '../lib/scoring/yes-no.ts';
 import { startOpenAiServer } from '../lib/serve/openai-server.ts';
@@ -90,6 +90,32 @@ test('api engine: ids outside the top-K are NaN, never 0, and " Yes"/" No" misse
   }
 });
 
+test('api engine from the environment (how notebooks use it): IPO_BASE_URL makes loadModel pick the api engine', async () => {
+  const saved = { ...process.env };
+  try {
+    process.env.IPO_BASE_URL = server.url;
+    process.env.IPO_TOP_LOGPROBS = String(direct.vocabSize);
+    delete process.env.IPO_ENGINE;
+    const m = await loadModel('tinystories-656k');
+    try {
+      assert.equal(m.engine, 'api');
+      const a = await pYes(m, ITEMS[0]);
+      const d = await pYes(direct, ITEMS[0]);
+      assert.ok(Math.abs(a.pYes - d.pYes) < 1e-4);
+    } finally {
+      m.dispose();
+    }
+    assert.deepEqual(apiOptionsFromEnv({ IPO_BASE_URL: 'http://a/v1, http://b/v1', IPO_API_CONCURRENCY: '4' }), { baseUrls: ['http://a/v1', 'http://b/v1'], apiModel: undefined, topLogprobs: undefined, concurrency: 4 });
+    assert.equal(apiOptionsFromEnv({}), undefined);
+    assert.throws(() => apiOptionsFromEnv({ IPO_BASE_URL: 'http://a/v1', IPO_TOP_LOGPROBS: 'many' }), /IPO_TOP_LOGPROBS must be a positive integer/);
+  } finally {
+    for (const k of ['IPO_BASE_URL', 'IPO_TOP_LOGPROBS', 'IPO_ENGINE']) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+});
+
 test('api engine: a model the server does not serve, or a server that is down, is a one-line error', async () => {
   await assert.rejects(loadApiModel('tinystories-656k', { baseUrls: [], cacheDir: false }), /at least one --base-url/);
   const wrong = await loadApiModel('tinystories-656k', { baseUrls: [server.url], apiModel: 'no-such-model', cacheDir: false, maxRetries: 0 });
@@ -117,6 +143,7 @@ test('CLI: ipo score --engine api equals ipo score on the direct engine (both pr
     assert.match(a.stderr, /api: .*requests/);
   }
   await assert.rejects(ipo('score', '--instruction', 'x', '--response', 'y', '--engine', 'api'), /--engine api needs --base-url/);
+  await assert.rejects(ipo('score', '--instruction', 'x', '--response', 'y', '--engine', 'onnx', '--base-url', server.url), /--base-url is for the api engine/);
 });
 
 test('CLI: ipo rewardbench and ipo rmbench run through the api engine with the direct engine\'s numbers', async () => {

@@ -75,13 +75,15 @@ export async function loadTfModel(ref: string = DEFAULT_MODEL, opts: LoadModelOp
 }
 
 /**
- * The engine a reference implies when none is given: `$IPO_ENGINE`, else `onnx` for a folder that has `onnx/*.onnx`
+ * The engine a reference implies when none is given: `$IPO_ENGINE`, else `api` when `$IPO_BASE_URL` is set (how
+ * notebooks run against a server), else `onnx` for a folder that has `onnx/*.onnx`
  * but no safetensors weights or for an `onnx-community/…` / `…-ONNX` hub id, else `tf`.
  */
 export function detectEngine(ref: string = DEFAULT_MODEL): EngineName {
   const env = process.env.IPO_ENGINE;
-  if (env === 'tf' || env === 'onnx') return env;
-  if (env) throw new Error(`IPO_ENGINE must be tf or onnx, got '${env}'`);
+  if (env === 'tf' || env === 'onnx' || env === 'api') return env;
+  if (env) throw new Error(`IPO_ENGINE must be tf, onnx or api, got '${env}'`);
+  if (process.env.IPO_BASE_URL) return 'api';
   const dir = resolve(ref);
   if (existsSync(join(dir, 'config.json'))) {
     const hasOnnx = existsSync(join(dir, 'onnx')) && readdirSync(join(dir, 'onnx')).some((f) => f.endsWith('.onnx'));
@@ -91,13 +93,31 @@ export function detectEngine(ref: string = DEFAULT_MODEL): EngineName {
   return 'tf';
 }
 
+/**
+ * The api engine's settings from the environment (notebooks, scripts): `IPO_BASE_URL` (comma list of replicas),
+ * `IPO_API_MODEL` (served name), `IPO_TOP_LOGPROBS`, `IPO_API_CONCURRENCY`; undefined when `IPO_BASE_URL` is unset.
+ */
+export function apiOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ApiEngineOptions | undefined {
+  const urls = (env.IPO_BASE_URL ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  if (urls.length === 0) return undefined;
+  const int = (name: string) => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+  return { baseUrls: urls, apiModel: env.IPO_API_MODEL || undefined, topLogprobs: int('IPO_TOP_LOGPROBS'), concurrency: int('IPO_API_CONCURRENCY') };
+}
+
 /** Load any supported model; the engine comes from `opts.engine`, else `detectEngine(ref)`. */
 export async function loadModel(ref: string = DEFAULT_MODEL, opts: LoadModelOptions = {}): Promise<CausalLM> {
   const engine = opts.engine ?? detectEngine(ref);
   if (engine === 'tf') return loadTfModel(ref, opts);
   if (engine === 'onnx') return loadOnnxModel(ref, { dtype: opts.dtype, device: opts.device, revision: opts.revision, chatTemplate: opts.chatTemplate });
   if (engine === 'api') {
-    if (!opts.api) throw new Error('the api engine needs an endpoint: pass --base-url URL (e.g. http://127.0.0.1:8000/v1)');
+    opts = { ...opts, api: opts.api ?? apiOptionsFromEnv() };
+    if (!opts.api) throw new Error('the api engine needs an endpoint: pass --base-url URL or set IPO_BASE_URL (e.g. http://127.0.0.1:8000/v1)');
     const { loadApiModel } = await import('./api'); // loaded on demand: the HTTP client is not needed by local engines
     return loadApiModel(ref, opts.api);
   }
