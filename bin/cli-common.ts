@@ -2,6 +2,7 @@
  * What every `ipo` command shares: argument parsers with one-line errors, the model options, loading a model for
  * the length of a command, and printing either a readable summary or (with --json) one JSON object on stdout.
  */
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { loadModel } from '../lib/models/load.ts';
 import { DEFAULT_MODEL } from '../lib/models/resolve.ts';
@@ -25,6 +26,7 @@ export interface ModelOpts {
   topLogprobs?: number;
   concurrency?: number;
   requestTimeout?: number;
+  prices?: string;
 }
 
 export const modelOption = () => new Option('--model <ref>', 'model folder, shared model name, or hub id').default(DEFAULT_MODEL);
@@ -38,7 +40,26 @@ export const apiOptions = () => [
   new Option('--top-logprobs <k>', 'api engine: log-probs asked per position (vLLM caps at --max-logprobs, default 20)').argParser(intArg('--top-logprobs', 1)),
   new Option('--concurrency <n>', 'api engine: requests in flight over all endpoints').argParser(intArg('--concurrency', 1)),
   new Option('--request-timeout <s>', 'api engine: seconds per attempt before a retry').argParser(intArg('--request-timeout', 1)),
+  new Option('--prices <file>', 'api engine: JSON {"<model>": {"prompt": USD per 1M tokens, "completion": USD per 1M}} for the cost line'),
 ];
+
+/** Read a `--prices` file: one line naming the file on any problem. */
+export function readPrices(file: string): Record<string, { prompt: number; completion: number }> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`--prices ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`--prices ${file}: expected an object {"<model>": {"prompt": x, "completion": y}}`);
+  for (const [m, p] of Object.entries(raw as Record<string, unknown>)) {
+    const q = p as { prompt?: unknown; completion?: unknown };
+    if (!q || typeof q.prompt !== 'number' || typeof q.completion !== 'number' || q.prompt < 0 || q.completion < 0) {
+      throw new Error(`--prices ${file}: "${m}" needs non-negative numbers "prompt" and "completion" (USD per 1M tokens)`);
+    }
+  }
+  return raw as Record<string, { prompt: number; completion: number }>;
+}
 export const dtypeOption = () => new Option('--dtype <name>', 'ONNX weight variant (onnx engine)').choices([...ONNX_DTYPES]).default('fp32');
 export const deviceOption = () => new Option('--device <name>', 'ONNX Runtime device (onnx engine; cuda needs ONNXRUNTIME_NODE_INSTALL=cuda12 at install)').choices([...ONNX_DEVICES]);
 export const jsonOption = () => new Option('--json', 'print one JSON object on stdout');
@@ -60,7 +81,7 @@ export function engineOf(o: ModelOpts): EngineName | undefined {
 export async function withModel<T>(o: ModelOpts, f: (m: CausalLM) => Promise<T>): Promise<T> {
   const engine = engineOf(o);
   const api = engine === 'api' && o.baseUrl?.length
-    ? { baseUrls: o.baseUrl!, apiModel: o.apiModel, topLogprobs: o.topLogprobs, concurrency: o.concurrency, timeoutMs: o.requestTimeout ? o.requestTimeout * 1000 : undefined, log: logLine }
+    ? { baseUrls: o.baseUrl!, apiModel: o.apiModel, topLogprobs: o.topLogprobs, concurrency: o.concurrency, timeoutMs: o.requestTimeout ? o.requestTimeout * 1000 : undefined, prices: o.prices ? readPrices(o.prices) : undefined, log: logLine }
     : undefined;
   const m = await loadModel(o.model, { engine, backend: o.backend, dtype: o.dtype, device: o.device, api });
   try {
@@ -69,7 +90,7 @@ export async function withModel<T>(o: ModelOpts, f: (m: CausalLM) => Promise<T>)
     if (m.engine === 'api') {
       const a = m as import('../lib/models/api.ts').ApiCausalLM;
       const s = a.stats();
-      logLine(`api: ${a.client.formatUsage()}; ${s.nextTokenCalls} next-token calls, ${s.yesNoMissing} with " Yes"/" No" outside the top-${o.topLogprobs ?? 20}`);
+      logLine(`${a.client.formatUsage()}; ${s.nextTokenCalls} next-token calls, ${s.yesNoMissing} with " Yes"/" No" outside the top-${o.topLogprobs ?? 20}`);
     }
     m.dispose();
   }

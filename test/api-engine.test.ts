@@ -7,7 +7,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
@@ -142,6 +142,13 @@ test('CLI: ipo score --engine api equals ipo score on the direct engine (both pr
     assert.ok(Math.abs(out.pYes - d.pYes) < 1e-4, `${preset}: ${out.pYes} vs ${d.pYes}`);
     assert.match(a.stderr, /api: .*requests/);
   }
+  // a price table turns the end-of-run token counts into a cost line (a fresh item: cached answers cost nothing)
+  const prices = join(cacheDir, 'prices.json');
+  writeFileSync(prices, JSON.stringify({ [api.servedModel]: { prompt: 1000, completion: 2000 } }));
+  const priced = await ipo('score', '--instruction', 'What is 3+4?', '--response', '7', '--json', '--base-url', server.url, '--prices', prices);
+  assert.match(priced.stderr, /\d+ prompt \+ \d+ completion tokens, \$0\.\d{4}/);
+  writeFileSync(prices, '{"m": {"prompt": "cheap"}}');
+  await assert.rejects(ipo('score', '--instruction', 'x', '--response', 'y', '--base-url', server.url, '--prices', prices), /--prices .*needs non-negative numbers/);
   await assert.rejects(ipo('score', '--instruction', 'x', '--response', 'y', '--engine', 'api'), /--engine api needs --base-url/);
   await assert.rejects(ipo('score', '--instruction', 'x', '--response', 'y', '--engine', 'onnx', '--base-url', server.url), /--base-url is for the api engine/);
 });
