@@ -4,7 +4,7 @@
  * non-zero exit (set IPO_DEBUG=1 for stack traces).
  */
 import { Command, Option } from 'commander';
-import { addModelOptions, floatArg, intArg, jsonOption, modelOption, print, withModel, type ModelOpts } from './cli-common.ts';
+import { addModelOptions, floatArg, intArg, jsonOption, logLine, modelOption, print, readPrices, withModel, type ModelOpts } from './cli-common.ts';
 import { registerTrainingCommands } from './train-commands.ts';
 import { registerToyCommands } from './toy-commands.ts';
 import { sequenceLogProb } from '../lib/models/checks.ts';
@@ -86,8 +86,47 @@ modelCommand('demo')
     print(o, r as unknown as Record<string, unknown>, () => r.report);
   });
 
-/** Load the causal LM, or for `--method rm` the reward model. */
-async function withScorer<T>(o: ModelOpts & { method: string }, f: (m: CausalLM | PairScorer) => Promise<T>): Promise<T> {
+type ApiStyle = 'completions' | 'chat';
+
+/**
+ * `--api-style chat`: the official `*_gpt.py` path (OpenAI, OpenRouter, any chat-completions server): no local model
+ * or tokenizer, the method's chat scorer (lib/api/chat-judges.ts) scores the pairs; after the run one usage line and
+ * one summary line (failed requests, malformed / unparsed answers, Yes/No outside the top-k) go to stderr.
+ */
+async function withChatScorer<T>(o: ModelOpts & { method: string; preset?: string; truncation?: string; maxNewTokens?: number }, variant: 'rewardbench' | 'rmbench', f: (m: PairScorer) => Promise<T>): Promise<T> {
+  // knobs of the local scorers that a chat API cannot honour: refused, not silently ignored
+  if (o.preset && o.preset !== 'paper') throw new Error(`--api-style chat reads the answer token's top_logprobs (ours_gpt.py); --preset ${o.preset} needs prompt log-probs, which chat APIs do not give`);
+  if (o.truncation && o.truncation !== 'right') throw new Error(`--api-style chat sends the whole prompt as text (nothing is truncated); --truncation ${o.truncation} is for local models`);
+  if (o.maxNewTokens !== undefined) throw new Error('--api-style chat sends the official max_tokens (200 for the judges, 2 for ipo); drop --max-new-tokens');
+  const baseUrls = o.baseUrl?.length ? o.baseUrl : process.env.IPO_BASE_URL ? [process.env.IPO_BASE_URL] : [];
+  if (!baseUrls.length) throw new Error('--api-style chat needs --base-url URL (an OpenAI-compatible server, e.g. https://openrouter.ai/api/v1 or http://127.0.0.1:8000/v1)');
+  if (o.engine && o.engine !== 'api') throw new Error(`--api-style chat sends everything to --base-url and loads no model (not --engine ${o.engine})`);
+  const { CHAT_METHODS, connectChat, createChatScorer, formatChatSummary } = await import('../lib/api/chat-judges.ts');
+  if (!(CHAT_METHODS as readonly string[]).includes(o.method)) throw new Error(`--api-style chat runs --method ${CHAT_METHODS.join(', ')} (the official *_gpt.py scripts), not ${o.method}`);
+  const { client, model } = await connectChat({
+    baseUrls, apiModel: o.apiModel ?? process.env.IPO_API_MODEL, concurrency: o.concurrency, timeoutMs: o.requestTimeout ? o.requestTimeout * 1000 : undefined,
+    prices: o.prices ? readPrices(o.prices) : undefined, log: logLine,
+  });
+  try {
+    const scorer = createChatScorer(o.method as 'ipo' | 'self-reward' | 'binary', { client, model, variant, topLogprobs: o.topLogprobs });
+    const r = await f(scorer);
+    logLine(client.formatUsage());
+    logLine(formatChatSummary(scorer.summary()));
+    return r;
+  } finally {
+    await client.close();
+  }
+}
+
+/** For --json: the chat scorer's request settings and summary, when `m` is one. */
+async function chatJson(m: CausalLM | PairScorer, mode: 'faithful' | 'fixed'): Promise<Record<string, unknown>> {
+  const { isChatScorer } = await import('../lib/api/chat-judges.ts');
+  return isChatScorer(m) ? { chat: { ...m.settings(mode), summary: m.summary() } } : {};
+}
+
+/** Load the causal LM, or for `--method rm` the reward model; with `--api-style chat`, the method's chat scorer. */
+async function withScorer<T>(o: ModelOpts & { method: string; apiStyle?: ApiStyle }, f: (m: CausalLM | PairScorer) => Promise<T>, bench: 'rewardbench' | 'rmbench' = 'rewardbench'): Promise<T> {
+  if (o.apiStyle === 'chat') return withChatScorer(o, bench, f);
   if (getMethod(o.method).needs !== 'rm') return withModel(o, f);
   const { loadRewardModel } = await import('../lib/scoring/reward-model.ts');
   const rm = await loadRewardModel(o.model, { dtype: o.dtype, device: o.device });
@@ -100,6 +139,7 @@ async function withScorer<T>(o: ModelOpts & { method: string }, f: (m: CausalLM 
 
 const presetOption = () => new Option('--preset <name>', 'ipo: paper = official code; exact = whole-continuation probability').choices(['paper', 'exact']).default('paper');
 const modeOption = () => new Option('--mode <name>', 'judges and rm: faithful = official quirks; fixed = repaired').choices(['faithful', 'fixed']).default('faithful');
+const apiStyleOption = () => new Option('--api-style <name>', 'with --base-url: completions = the api engine (token-id prompts; vLLM, llama.cpp, ipo serve); chat = the official *_gpt.py path (chat completions, top_logprobs; OpenAI, OpenRouter), no local model').choices(['completions', 'chat']).default('completions');
 const truncationOption = () => new Option('--truncation <name>', 'ipo: right = official (cuts the marker on long inputs); left; keep-marker').choices(['right', 'left', 'keep-marker']).default('right');
 
 modelCommand('rewardbench')
@@ -113,7 +153,8 @@ modelCommand('rewardbench')
   .addOption(modeOption())
   .option('--max-new-tokens <n>', 'judges: tokens to generate (official 200)', intArg('--max-new-tokens', 1))
   .option('--results <file>', 'also write the reward-bench results JSON (flat subset accuracies) here')
-  .action(async (o: ModelOpts & { source: string; limitPerSubset?: number; seed: number; method: RewardBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; results?: string }) => {
+  .addOption(apiStyleOption())
+  .action(async (o: ModelOpts & { source: string; limitPerSubset?: number; seed: number; method: RewardBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; results?: string; apiStyle: ApiStyle }) => {
     await withScorer(o, async (m) => {
       const run = await runRewardBench(m, { source: o.source, limitPerSubset: o.limitPerSubset, seed: o.seed, method: o.method, preset: o.preset, truncation: o.truncation, mode: o.mode, maxNewTokens: o.maxNewTokens });
       if (o.results) {
@@ -123,7 +164,7 @@ modelCommand('rewardbench')
         mkdirSync(dirname(o.results), { recursive: true });
         writeFileSync(o.results, pythonJsonDumps(toRewardBenchResultsJson(subsetAccuracies(run.report.subsets), { model: run.model, modelType: `ipo-${run.method}` }), { indent: 4, sortKeys: true }));
       }
-      const json = rewardBenchRunJson(run);
+      const json = { ...rewardBenchRunJson(run), ...(await chatJson(m, o.mode)) };
       print(o, json, () => rewardBenchSummaryText(run));
     });
   });
@@ -138,14 +179,15 @@ modelCommand('rmbench')
   .addOption(truncationOption())
   .addOption(modeOption())
   .option('--max-new-tokens <n>', 'self-reward: tokens to generate', intArg('--max-new-tokens', 1))
-  .action(async (o: ModelOpts & { domains: string; limitPerDomain?: number; seed: number; method: RmBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number }) => {
+  .addOption(apiStyleOption())
+  .action(async (o: ModelOpts & { domains: string; limitPerDomain?: number; seed: number; method: RmBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; apiStyle: ApiStyle }) => {
     const domains = o.domains.split(',').map((d) => d.trim()).filter(Boolean);
     const known = ['chat', 'code', 'math', 'safety-refuse', 'safety-response'];
     const bad = domains.find((d) => !known.includes(d));
     if (bad) throw new Error(`unknown RM-Bench domain '${bad}': use ${known.join(', ')}`);
     await withScorer(o, async (m) => {
       const run = await runRmBench(m, { domains: domains as RmBenchFileDomain[], limitPerDomain: o.limitPerDomain, seed: o.seed, method: o.method, preset: o.preset, truncation: o.truncation, mode: o.mode, maxNewTokens: o.maxNewTokens });
-      const json = rmBenchRunJson(run);
+      const json = { ...rmBenchRunJson(run), ...(await chatJson(m, o.mode)) };
       print(o, json, () => {
         const pct = (x: number) => (100 * x).toFixed(1).padStart(5);
         const lines = [`RM-Bench — ${run.model} (${run.method})`, 'domain            n   easy  normal   hard    avg'];
@@ -155,7 +197,7 @@ modelCommand('rmbench')
         lines.push(`IPO-code diagonal (level_1..3, %): ${JSON.stringify(run.diagonal)}`);
         return lines.join('\n');
       });
-    });
+    }, 'rmbench');
   });
 
 program

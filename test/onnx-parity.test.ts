@@ -117,7 +117,7 @@ test('the engine follows the model reference when not given', async () => {
     process.env.IPO_ENGINE = 'onnx';
     assert.equal(detectEngine(TINY), 'onnx');
     process.env.IPO_ENGINE = 'gpu';
-    assert.throws(() => detectEngine(TINY), /IPO_ENGINE must be tf or onnx, got 'gpu'/);
+    assert.throws(() => detectEngine(TINY), /IPO_ENGINE must be tf, onnx or api, got 'gpu'/);
   } finally {
     if (prev === undefined) delete process.env.IPO_ENGINE;
     else process.env.IPO_ENGINE = prev;

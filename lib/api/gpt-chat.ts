@@ -104,10 +104,16 @@ export function userMessages(content: string): { role: 'user'; content: string }
 }
 
 /**
- * POST `/chat/completions` and read the answer with `read` (null = the official read would raise). Counts go to
- * `counts`. Never throws for HTTP or answer trouble.
+ * POST `/chat/completions` and read the answer with `read.fn` (null = the official read would raise; `read.field`
+ * names what was missing). Counts go to `counts`. Never throws for HTTP or answer trouble.
  */
-export async function chatCall<T>(client: ApiClient, body: Record<string, unknown>, read: (json: unknown) => T | null, counts: ChatRequestCounts, what: string): Promise<ChatReply<T>> {
+export async function chatCall<T>(
+  client: ApiClient,
+  body: Record<string, unknown>,
+  read: { fn: (json: unknown) => T | null; field: string },
+  counts: ChatRequestCounts,
+  what: string,
+): Promise<ChatReply<T>> {
   counts.calls++;
   const r = await client.post('/chat/completions', body);
   if (!r.ok) {
@@ -116,10 +122,10 @@ export async function chatCall<T>(client: ApiClient, body: Record<string, unknow
     return { kind: 'failed', error: r.error, cached: false };
   }
   if (r.cached) counts.cached++;
-  const value = read(r.json);
+  const value = read.fn(r.json);
   if (value === null) {
     counts.malformed++;
-    counts.firstError ??= `${what}: the answer has no ${read.name === 'readTopLogprobs' ? 'choices[0].logprobs.content[0].top_logprobs' : 'choices[0].message.content string'}`;
+    counts.firstError ??= `${what}: the answer has no ${read.field}`;
     return { kind: 'malformed', error: 'malformed answer', cached: r.cached };
   }
   return { kind: 'ok', value, cached: r.cached };
@@ -137,6 +143,7 @@ export function readMessageContent(json: unknown): string | null {
   const m = choice0(json)?.message as { content?: unknown } | undefined;
   return m && typeof m.content === 'string' ? m.content : null;
 }
+export const MESSAGE_CONTENT = { fn: readMessageContent, field: 'choices[0].message.content string' };
 
 export interface TopLogprob {
   token: string;
@@ -159,6 +166,7 @@ export function readTopLogprobs(json: unknown): TopLogprob[] | null {
   }
   return out;
 }
+export const TOP_LOGPROBS = { fn: readTopLogprobs, field: 'choices[0].logprobs.content[0].top_logprobs' };
 
 /** The pair list checked (one-line errors), `category` kept when it is a string. */
 export function checkChatPairs(fn: string, pairs: unknown): ChatPair[] {

@@ -9,6 +9,11 @@
  * - `binary`: the pairwise "Response 1 / Response 2" judge (`./binary-judge`), modes faithful / fixed;
  * - `rm`: a sequence-classification reward model (`./reward-model`), modes faithful / fixed.
  *
+ * `ipo`, `self-reward` and `binary` also run on a `MethodScorer` instead of a causal LM: a `PairScorer` tagged with
+ * the method it runs (`kind`, `method`), such as the chat-API judges of the official `*_gpt.py` scripts
+ * (`lib/api/chat-judges.ts`). The method hands it the pairs with their subset and the runner's layout/parser; a
+ * scorer tagged with another method is a one-line error.
+ *
  * Every method takes `PreferencePair`s (`lib/data/types.ts`) and returns one `PairResult` per pair that keeps the
  * pair's `id` and `subset` next to its scores and decision, so nothing is re-joined by index downstream. The
  * decision (strict `>`, ties wrong) is `outcome()` (`lib/eval/outcome.ts`), applied inside each scorer.
@@ -35,12 +40,41 @@ export interface PairScorer {
   ): Promise<{ correct: boolean; tie: boolean; chosen: number; rejected: number }[]>;
 }
 
-/** A causal LM (ipo and the judges) or a reward model (rm). */
+/** What a `MethodScorer` is told per call: the mode, and the runner's layout (RM-Bench: `rmbench`) and parser. */
+export interface MethodScorerOptions {
+  mode: 'faithful' | 'fixed';
+  label?: string;
+  layout?: IpoLayout;
+  parser?: SelfRewardParser;
+  unparsedScore?: number;
+}
+
+/**
+ * A `PairScorer` that runs one of the LM methods itself (e.g. `kind: 'chat'`, `method: 'ipo'`: IPO through a chat
+ * API). It receives the pairs with `category` (the subset / RM-Bench domain, which picks the IPO template) and may
+ * say per result whether it came from a cache.
+ */
+export interface MethodScorer extends PairScorer {
+  readonly kind: string;
+  readonly method: MethodName;
+  scorePairs(
+    pairs: { instruction: string; chosen: string; rejected: string; category?: string }[],
+    opts: MethodScorerOptions,
+  ): Promise<{ correct: boolean; tie: boolean; chosen: number; rejected: number; cached?: boolean }[]>;
+}
+
+/** A causal LM (ipo and the judges), a reward model (rm) or a method-tagged scorer (ipo and the judges). */
 export type ScoringModel = CausalLM | PairScorer;
 
-/** True for a reward model (`PairScorer`), false for a causal LM. */
+/** True for a reward model or a method-tagged scorer (`PairScorer`), false for a causal LM. */
 export function isPairScorer(model: ScoringModel): model is PairScorer {
   return typeof (model as Partial<PairScorer>).scorePairs === 'function';
+}
+
+/** True for a `PairScorer` tagged with the method it runs (`kind` and `method` strings). */
+export function isMethodScorer(model: ScoringModel): model is MethodScorer {
+  const m = model as Partial<MethodScorer>;
+  return isPairScorer(model) && typeof m.kind === 'string' && typeof m.method === 'string';
 }
 
 /** The knobs of every method (each reads its own; defaults in brackets). */
@@ -110,6 +144,18 @@ function lm(name: MethodName, model: ScoringModel): CausalLM {
   return model;
 }
 
+/** The method-tagged scorer's run of method `name` (a one-line error when it is tagged with another method). */
+async function viaScorer(name: MethodName, model: MethodScorer, pairs: readonly PreferencePair[], o: MethodOptions, extra: Partial<MethodScorerOptions>): Promise<MethodRun> {
+  if (model.method !== name) {
+    throw new Error(`method ${name} was given a ${model.kind} ${model.method} scorer (${model.ref}): use --method ${model.method}, or a ${name} scorer`);
+  }
+  const scores = await model.scorePairs(pairs.map(asScorerPair), { mode: o.mode ?? 'faithful', label: o.label, ...extra });
+  if (!Array.isArray(scores) || scores.length !== pairs.length) {
+    throw new Error(`the ${model.kind} ${name} scorer returned ${Array.isArray(scores) ? scores.length : 'no'} results for ${pairs.length} pairs`);
+  }
+  return { results: pairs.map((p, i) => result(p, scores[i])), cached: scores.filter((x) => x.cached === true).length };
+}
+
 function judgeGen(o: MethodOptions) {
   return { mode: o.mode ?? 'faithful', ...(o.maxNewTokens ? { maxNewTokens: o.maxNewTokens } : {}) } as const;
 }
@@ -122,6 +168,7 @@ export const METHODS: Readonly<Record<MethodName, ScoringMethod>> = Object.freez
     needs: 'lm',
     settings: (o) => ({ preset: o.preset ?? 'paper', truncation: o.truncation ?? 'right', ...(o.layout ? { layout: o.layout } : {}) }),
     async scorePairs(model, pairs, o = {}) {
+      if (isMethodScorer(model)) return viaScorer('ipo', model, pairs, o, o.layout ? { layout: o.layout } : {});
       const r = await scorePairs(lm('ipo', model), pairs.map(asScorerPair), {
         preset: o.preset ?? 'paper', truncation: o.truncation ?? 'right', ...(o.layout ? { layout: o.layout } : {}),
         ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}), label: o.label, cache: o.cache,
@@ -134,6 +181,9 @@ export const METHODS: Readonly<Record<MethodName, ScoringMethod>> = Object.freez
     needs: 'lm',
     settings: modeSettings,
     async scorePairs(model, pairs, o = {}) {
+      if (isMethodScorer(model)) {
+        return viaScorer('self-reward', model, pairs, o, { ...(o.parser ? { parser: o.parser } : {}), ...(o.unparsedScore !== undefined ? { unparsedScore: o.unparsedScore } : {}) });
+      }
       const r = await judgePairs(lm('self-reward', model), pairs.map(asScorerPair), {
         method: 'self-reward', ...judgeGen(o), ...(o.parser ? { parser: o.parser } : {}), label: o.label, cache: o.cache,
       });
@@ -150,6 +200,11 @@ export const METHODS: Readonly<Record<MethodName, ScoringMethod>> = Object.freez
     needs: 'lm',
     settings: modeSettings,
     async scorePairs(model, pairs, o = {}) {
+      if (isMethodScorer(model)) {
+        // verdicts only, as the local judge: the scorer's pair scores (1/0, or the two-order mean) are dropped
+        const r = await viaScorer('binary', model, pairs, o, o.layout ? { layout: o.layout } : {});
+        return { ...r, results: r.results.map(({ chosen: _c, rejected: _r, ...rest }) => rest) };
+      }
       const r = await judgePairs(lm('binary', model), pairs.map(asScorerPair), { method: 'binary', ...judgeGen(o), label: o.label, cache: o.cache });
       return { results: pairs.map((p, i) => result(p, { correct: r.scores[i].correct, tie: r.scores[i].tie })), cached: r.cached, judgeSummary: r.summary };
     },
@@ -160,6 +215,7 @@ export const METHODS: Readonly<Record<MethodName, ScoringMethod>> = Object.freez
     settings: modeSettings,
     async scorePairs(model, pairs, o = {}) {
       if (!isPairScorer(model)) throw new Error('method rm needs a reward model (loadRewardModel), not a causal LM');
+      if (isMethodScorer(model)) throw new Error(`method rm needs a reward model (loadRewardModel), not a ${model.kind} ${model.method} scorer (${model.ref})`);
       const scores = await model.scorePairs(pairs.map(asScorerPair), { mode: o.mode ?? 'faithful', label: o.label });
       // the reward model's own loop caches (rm-scores/), but does not report hits through this contract
       return { results: pairs.map((p, i) => result(p, scores[i])), cached: 0 };
