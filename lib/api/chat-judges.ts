@@ -78,7 +78,7 @@ export async function connectChat(opts: ConnectChatOptions): Promise<{ client: A
       if (entry) card = Object.fromEntries(Object.entries(entry).filter(([k]) => k !== 'created'));
       // a warning, not an error: some proxies list only part of what they serve
       else if (data.length) clientOpts.log?.(`chat api: '${served}' is not among the ${data.length} models GET /models lists; requests may fail with 404`);
-    } else if (!served) {
+    } else if (m.ok === false && !served) { // (=== false: tslab's non-strict TypeScript narrows only on the literal)
       throw new Error(`chat api: GET /models failed (${m.error.split('\n')[0]}); pass the served model name with --api-model`);
     }
   } finally {

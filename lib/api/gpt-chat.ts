@@ -116,7 +116,7 @@ export async function chatCall<T>(
 ): Promise<ChatReply<T>> {
   counts.calls++;
   const r = await client.post('/chat/completions', body);
-  if (!r.ok) {
+  if (r.ok === false) { // (=== false: tslab's non-strict TypeScript narrows only on the literal)
     counts.failed++;
     counts.firstError ??= `${what}: ${r.error}`.split('\n')[0];
     return { kind: 'failed', error: r.error, cached: false };

@@ -115,7 +115,7 @@ export class ApiCausalLM implements CausalLM {
 
   private async complete(body: Record<string, unknown>, what: string): Promise<CompletionChoice> {
     const r = await this.client.post<CompletionResponse>('/completions', { model: this.servedModel, ...body });
-    if (!r.ok) {
+    if (r.ok === false) { // (=== false, not !r.ok: tslab's non-strict TypeScript narrows only on the literal)
       this.counts.failed++;
       throw new Error(`api engine: ${what} failed after ${r.attempts} attempt(s)${r.status ? ` (HTTP ${r.status})` : ''}: ${r.error}`);
     }
@@ -223,7 +223,7 @@ export async function loadApiModel(ref: string, opts: ApiEngineOptions): Promise
       served ??= typeof data[0]?.id === 'string' ? (data[0].id as string) : undefined;
       const entry = data.find((d) => d.id === served);
       if (entry) card = Object.fromEntries(Object.entries(entry).filter(([k]) => k !== 'created'));
-    } else if (!served) {
+    } else if (m.ok === false && !served) {
       throw new Error(`api engine: GET /models failed (${m.error}); pass the served model name with --api-model`);
     }
   } finally {
