@@ -129,7 +129,7 @@ export { ApiClient, type ApiClientOptions, type ApiResult, type ApiUsage } from 
 export { fullJitterDelay, parseRetryAfter } from './api/backoff';
 export { startOpenAiServer, buildApp, defaultModelName, type ServeOptions, type RunningServer } from './serve/openai-server';
 // the official *_gpt.py scripts' chat-API judges (OpenAI, OpenRouter): IPO via top_logprobs, binary, rubric
-export { ChatIpoScorer, ChatBinaryScorer, ChatSelfRewardScorer, createChatScorer, connectChat, isChatScorer, formatChatSummary, CHAT_METHODS, OFFICIAL_CHAT_MODELS, OPENROUTER_BASE_URL, gptIpoPrompt, gptBinaryPrompt, gptSelfRewardPrompt, gptExtractScore, gptYesNo, GPT_IPO_REQUEST, GPT_BINARY_REQUEST, GPT_SELF_REWARD_REQUEST, GPT_SELF_REWARD_TEMPLATE_REWARDBENCH, GPT_SELF_REWARD_PATTERNS, GPT_BINARY_TEMPLATE_RMBENCH, type ChatScorer, type ChatSummary, type ChatMethod, type ChatVariant, type ChatPair, type GptIpoSummary, type GptBinarySummary, type GptSelfRewardSummary } from './api/chat-judges';
+export { ChatIpoScorer, ChatBinaryScorer, ChatSelfRewardScorer, createChatScorer, connectChat, isChatScorer, formatChatSummary, CHAT_METHODS, OFFICIAL_CHAT_MODELS, OPENROUTER_BASE_URL, gptIpoPrompt, gptBinaryPrompt, gptSelfRewardPrompt, gptExtractScore, gptYesNo, gptIpoRatioFaithful, gptIpoRatioFixed, GPT_IPO_REQUEST, GPT_BINARY_REQUEST, GPT_SELF_REWARD_REQUEST, GPT_SELF_REWARD_TEMPLATE_REWARDBENCH, GPT_SELF_REWARD_PATTERNS, GPT_BINARY_TEMPLATE_RMBENCH, type ChatScorer, type ChatSummary, type ChatMethod, type ChatVariant, type ChatPair, type GptIpoSummary, type GptBinarySummary, type GptSelfRewardSummary } from './api/chat-judges';
 export { isMethodScorer, type MethodScorer, type MethodScorerOptions } from './scoring/methods';
 
 // installation check (`ipo doctor`)
