@@ -15,6 +15,7 @@ import { loadApiModel, type ApiCausalLM } from '../lib/models/api.ts';
 import { apiOptionsFromEnv, loadModel, loadTfModel } from '../lib/models/load.ts';
 import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
 import { pYes } from '../lib/scoring/yes-no.ts';
+import { sampleResponses } from '../lib/generate/sample.ts';
 import { startOpenAiServer } from '../lib/serve/openai-server.ts';
 
 const run = promisify(execFile);
@@ -69,6 +70,15 @@ test('api engine: greedy generation and teacher-forced log-probs match the direc
   const s1 = await api.generate(ids, { maxNewTokens: 8, temperature: 1, seed: 7 });
   const s2 = await api.generate(ids, { maxNewTokens: 8, temperature: 1, seed: 7 });
   assert.deepEqual(s1, s2);
+});
+
+test('api engine: the self-improvement sampler gives the direct engine\'s samples (seeded, per response)', async () => {
+  const prompts = [{ id: 'a', instruction: 'Once upon a time' }, { id: 'b', instruction: 'Tom had a red ball.' }];
+  const o = { n: 2, temperature: 1, maxNewTokens: 10, seed: 3, promptFormat: 'raw' as const, extraction: 'fixed' as const, cache: false };
+  const a = await sampleResponses(api, prompts, o);
+  const d = await sampleResponses(direct, prompts, o);
+  assert.deepEqual(a.records.map((r) => r.responses.map((x) => x.text)), d.records.map((r) => r.responses.map((x) => x.text)));
+  assert.deepEqual(a.records.map((r) => r.responses.map((x) => x.tokens)), d.records.map((r) => r.responses.map((x) => x.tokens)));
 });
 
 test('api engine: ids outside the top-K are NaN, never 0, and " Yes"/" No" misses are counted', async () => {
