@@ -14,6 +14,7 @@
  * await client.close();
  * ```
  */
+import { discoverServedModel } from './discover';
 import { contentHash } from '../util/cache';
 import { ApiClient, type ApiClientOptions } from './client';
 import { ChatBinaryScorer, type GptBinarySummary } from './gpt-binary';
@@ -60,32 +61,9 @@ export interface ConnectChatOptions extends ApiClientOptions {
 export async function connectChat(opts: ConnectChatOptions): Promise<{ client: ApiClient; model: string }> {
   if (!opts || typeof opts !== 'object') throw new Error('connectChat: options are required ({baseUrls: [...]})');
   const { apiModel, ...clientOpts } = opts;
-  if (apiModel !== undefined && (typeof apiModel !== 'string' || !apiModel)) throw new Error('connectChat: apiModel must be a non-empty string');
-  const probe = new ApiClient({ ...clientOpts, cacheDir: false, maxRetries: clientOpts.maxRetries ?? 2 });
-  let served = apiModel;
-  let card: Record<string, unknown> | null = null;
-  try {
-    const m = await probe.get<{ data?: Record<string, unknown>[] }>('/models');
-    if (m.ok) {
-      const data = Array.isArray(m.json?.data) ? m.json.data : [];
-      if (!served) {
-        const ids = data.map((d) => d?.id).filter((id): id is string => typeof id === 'string');
-        if (ids.length === 0) throw new Error('chat api: GET /models lists no model; pass the served model name with --api-model');
-        if (ids.length > 1) throw new Error(`chat api: the server lists ${ids.length} models (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''}); choose one with --api-model`);
-        served = ids[0];
-      }
-      const entry = data.find((d) => d?.id === served);
-      if (entry) card = Object.fromEntries(Object.entries(entry).filter(([k]) => k !== 'created'));
-      // a warning, not an error: some proxies list only part of what they serve
-      else if (data.length) clientOpts.log?.(`chat api: '${served}' is not among the ${data.length} models GET /models lists; requests may fail with 404`);
-    } else if (m.ok === false && !served) { // (=== false: tslab's non-strict TypeScript narrows only on the literal)
-      throw new Error(`chat api: GET /models failed (${m.error.split('\n')[0]}); pass the served model name with --api-model`);
-    }
-  } finally {
-    await probe.close();
-  }
+  const { name: served, card } = await discoverServedModel(clientOpts, apiModel, 'chat api');
   const client = new ApiClient({ ...clientOpts, cacheNamespace: contentHash('chat-judge', served, card).slice(0, 16) });
-  return { client, model: served! };
+  return { client, model: served };
 }
 
 const pct = (x: number, n: number) => (n ? `${((100 * x) / n).toFixed(1)}%` : '—');

@@ -23,6 +23,7 @@
  * paying twice; the API key never reaches a cache, a result or a log line.
  */
 import { ApiClient, type ApiClientOptions } from '../api/client';
+import { discoverServedModel } from '../api/discover';
 import { contentHash } from '../util/cache';
 import { readLlamaConfig } from './config';
 import { resolveModelDir } from './resolve';
@@ -210,26 +211,9 @@ export async function loadApiModel(ref: string, opts: ApiEngineOptions): Promise
   const cfg = readLlamaConfig(dir);
   const tokenizer = loadTokenizer(dir);
   const { baseUrls, apiModel, topLogprobs: _k, ...clientOpts } = opts;
-  // discovery first (never cached): the served name, and what the server says about it (vLLM: root = the weights'
-  // path, max_model_len), which keys the response cache, so another model served under the same name does not
-  // meet this one's cached answers
-  const probe = new ApiClient({ ...clientOpts, baseUrls, cacheDir: false, maxRetries: clientOpts.maxRetries ?? 2 });
-  let served = apiModel;
-  let card: Record<string, unknown> | null = null;
-  try {
-    const m = await probe.get<{ data?: Record<string, unknown>[] }>('/models');
-    if (m.ok) {
-      const data = Array.isArray(m.json?.data) ? m.json.data : [];
-      served ??= typeof data[0]?.id === 'string' ? (data[0].id as string) : undefined;
-      const entry = data.find((d) => d.id === served);
-      if (entry) card = Object.fromEntries(Object.entries(entry).filter(([k]) => k !== 'created'));
-    } else if (m.ok === false && !served) {
-      throw new Error(`api engine: GET /models failed (${m.error}); pass the served model name with --api-model`);
-    }
-  } finally {
-    await probe.close();
-  }
-  if (!served) throw new Error('api engine: GET /models lists no model; pass the served model name with --api-model');
+  // the served name, and what the server says about it (vLLM: root = the weights' path, max_model_len), which keys
+  // the response cache together with the tokenizer
+  const { name: served, card } = await discoverServedModel({ ...clientOpts, baseUrls }, apiModel, 'api engine');
   const tokenizerCheck = tokenizer.encode(' Yes No 123 x', { addSpecialTokens: true });
   const namespace = contentHash('api-engine', served, card, tokenizerCheck).slice(0, 16);
   const client = new ApiClient({ ...clientOpts, baseUrls, cacheNamespace: namespace });
