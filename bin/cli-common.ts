@@ -16,7 +16,7 @@ export { floatArg, intArg } from '../lib/util/cli-args.ts';
 export interface ModelOpts {
   model: string;
   engine?: EngineName;
-  backend: 'wasm' | 'cpu';
+  backend?: 'wasm' | 'cpu';
   dtype: OnnxDtype;
   device?: OnnxDevice;
   json?: boolean;
@@ -30,7 +30,7 @@ export interface ModelOpts {
 }
 
 export const modelOption = () => new Option('--model <ref>', 'model folder, shared model name, or hub id').default(DEFAULT_MODEL);
-export const backendOption = () => new Option('--backend <name>', 'TensorFlow.js backend (tf engine)').choices(['wasm', 'cpu']).default('wasm');
+export const backendOption = () => new Option('--backend <name>', 'TensorFlow.js backend (tf engine); default $IPO_TF_BACKEND, else wasm').choices(['wasm', 'cpu']);
 export const engineOption = () => new Option('--engine <name>', 'tf = TensorFlow.js (trainable); onnx = transformers.js / ONNX Runtime (fast inference); api = an OpenAI-compatible server (--base-url; --model then gives the tokenizer); default: $IPO_ENGINE, else from the model folder/id').choices(['tf', 'onnx', 'api']);
 /** `--base-url` may be repeated and each value may be a comma list: every URL is one replica of the served model. */
 const collectUrls = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)];

@@ -16,8 +16,8 @@ export function registerToyCommands(program: Command): void {
     .option('--rounds <k>', 'self-improvement rounds per pair source (round r samples from, and for IPO is judged by, round r-1\'s policy)', intArg('--rounds', 1), 1)
     .option('--out <dir>', 'models, caches and runs (default .cache/toy-world)')
     .addOption(jsonOption())
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu']).default('wasm'))
-    .action(async (o: { quick?: boolean; seeds: number; worldSeed: number; task?: string; sftSteps?: number; rounds: number; out?: string; json?: boolean; backend: 'wasm' | 'cpu' }) => {
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend; default $IPO_TF_BACKEND, else wasm').choices(['wasm', 'cpu']))
+    .action(async (o: { quick?: boolean; seeds: number; worldSeed: number; task?: string; sftSteps?: number; rounds: number; out?: string; json?: boolean; backend?: 'wasm' | 'cpu' }) => {
       const { runToyWorld } = await import('../lib/toy/experiment.ts');
       const { ensureBackend } = await import('../lib/models/backend.ts');
       const { kitCacheDir } = await import('../lib/util/paths.ts');
