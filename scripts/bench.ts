@@ -9,6 +9,8 @@
  *       prefill-128 / prefill-512  `nextTokenLogProbsBatch([ids])`, one sequence;
  *       decode                     tokens/s of `generate` with the KV cache (time of 1+n tokens minus time of 1);
  *       ipo-pair                   `scorePair` with the paper preset on RewardBench-like ~300-token IPO prompts;
+ *       ipo-cache-warm             the same pairs through the cached `scorePairs`, cold then warm (per pair; the
+ *                                  detail has the cold / warm speed-up);
  *       dpo-step-512 (tf only)     one DPO step on a [chosen; rejected] pair of 512 tokens each: reference log-probs
  *                                  with the adapters off, then policy forward + backward with LoRA r = 8 on every
  *                                  linear and per-layer checkpointing (no optimizer update); wasm heap and peak RSS
@@ -29,7 +31,7 @@
  *   npm run bench -- --quick            # TinyStories only, 3 runs each
  *   npm run bench -- --models smollm2-135m-random --engines onnx --json
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { OnnxCausalLM } from '../lib/models/onnx.ts';
 import { basename, join, resolve } from 'node:path';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -46,6 +48,7 @@ import { rebuildRewardBench } from '../lib/data/rewardbench-rebuild.ts';
 import { buildIpoPrompt } from '../lib/scoring/prompt.ts';
 import { resolveTemplate } from '../lib/scoring/templates.ts';
 import { scorePair, type IpoPair } from '../lib/scoring/yes-no.ts';
+import { scorePairs } from '../lib/scoring/score-pairs.ts';
 import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
 import { logSigmoid } from '../lib/models/tf-grad-fixes.ts';
 import { sequenceLogps } from '../lib/models/token-logps.ts';
@@ -315,7 +318,7 @@ async function withCpu<T>(f: () => Promise<T>): Promise<{ value: T; cpuPerWall: 
 function pushRow(ctx: Ctx, r: Omit<BenchRow, 'model' | 'engine' | 'gflops' | 'ratio' | 'attnShare'>): BenchRow {
   const gflops = gflopsPerSecond(r.flops.total, r.medianMs);
   const row: BenchRow = {
-    model: ctx.spec.key, engine: ctx.engine, ...r, gflops, ratio: NaN, attnShare: r.flops.attention / r.flops.total,
+    model: ctx.spec.key, engine: ctx.engine, ...r, gflops, ratio: NaN, attnShare: r.flops.total ? r.flops.attention / r.flops.total : 0,
   };
   ctx.rows.push(row);
   ctx.bar.tick(1, { info: `${ctx.spec.key} ${ctx.engine} ${r.workload}: ${fmtMs(r.medianMs)}, ${fmtSig(gflops)} GFLOP/s` });
@@ -383,6 +386,43 @@ async function ipo(ctx: Ctx, set: PairSet): Promise<void> {
     reps: meas.reps, samplesMs: meas.samplesMs, tokensPerS: (tokens / meas.medianMs) * 1000, pairsPerS: 1000 / meas.medianMs, flops, cpuPerWall,
     detail: { preset: 'paper', pairsSource: set.source, meanPromptTokens: tokens / 2, correctOfTimed: `${correct}/${per.length}`, note: ctx.spec.random ? 'random weights: accuracy meaningless' : undefined },
   });
+}
+
+/**
+ * ipo-cache: the same pairs through the cached scorer (`scorePairs`, what every benchmark run uses) twice, in a fresh
+ * cache folder: cold = every pair computed and written, warm = every pair read back. The row's time is the warm
+ * rerun per pair; the detail holds cold, warm and their ratio (issue 10's target: warm ≥ 100× faster than cold).
+ */
+async function ipoCache(ctx: Ctx, set: PairSet): Promise<void> {
+  const saved = process.env.IPO_CACHE_DIR;
+  const savedOn = process.env.IPO_CACHE;
+  const dir = join(kitCacheDir(), 'bench', `cache-row-${process.pid}-${Date.now()}`);
+  process.env.IPO_CACHE_DIR = dir;
+  delete process.env.IPO_CACHE;
+  try {
+    const time = async () => {
+      const t = performance.now();
+      const r = await scorePairs(ctx.m, set.pairs, { preset: 'paper', label: 'bench cache' });
+      return { ms: performance.now() - t, cached: r.cached };
+    };
+    const { value, cpuPerWall } = await withCpu(async () => {
+      const cold = await time();
+      const warm = [await time(), await time(), await time()];
+      return { cold, warm };
+    });
+    const warmMs = value.warm.map((w) => w.ms).sort((a, b) => a - b);
+    const n = set.pairs.length;
+    pushRow(ctx, {
+      workload: 'ipo-cache-warm', kind: 'ipo', tokens: 0, headRows: '-', medianMs: warmMs[1] / n, minMs: warmMs[0] / n, reps: 3, samplesMs: warmMs.map((x) => x / n),
+      tokensPerS: NaN, pairsPerS: (1000 * n) / warmMs[1], flops: { body: 0, head: 0, attention: 0, total: 0, withAttention: 0 }, cpuPerWall,
+      detail: { pairs: n, coldMsPerPair: value.cold.ms / n, warmMsPerPair: warmMs[1] / n, speedup: value.cold.ms / warmMs[1], cachedCold: value.cold.cached, cachedWarm: value.warm[1].cached },
+    });
+  } finally {
+    if (saved === undefined) delete process.env.IPO_CACHE_DIR;
+    else process.env.IPO_CACHE_DIR = saved;
+    if (savedOn !== undefined) process.env.IPO_CACHE = savedOn;
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** LoRA of the DPO-step row: r = 8 on every linear (PEFT 'all-linear'), the usual alpha = 2r, a little dropout. */
@@ -511,6 +551,10 @@ function observations(rows: BenchRow[], peaks: Record<string, number>, profiles:
   const out: string[] = [];
   const find = (model: string, engine: string, workload: string) => rows.find((r) => r.model === model && r.engine === engine && r.workload === workload);
   const models = [...new Set(rows.filter((r) => r.kind !== 'kernel').map((r) => r.model))];
+  for (const r of rows.filter((x) => x.workload === 'ipo-cache-warm')) {
+    const d = r.detail as { speedup: number; coldMsPerPair: number; warmMsPerPair: number; pairs: number };
+    out.push(`Cache (${r.model}, ${r.engine}): a warm rerun of ${d.pairs} scored pairs is ${fmtSig(d.speedup)}× faster than the cold run (${fmtMs(d.coldMsPerPair)} → ${fmtMs(d.warmMsPerPair)} per pair; issue 10's target ≥ 100×).`);
+  }
   if (peaks.tf > 0 && peaks.onnx > 0) out.push(`Peaks: onnxruntime-node matmul ${fmtSig(peaks.onnx)} GFLOP/s vs tfjs wasm ${fmtSig(peaks.tf)} GFLOP/s (${fmtSig(peaks.onnx / peaks.tf, 2)}×); tfjs-backend-wasm has no threads in Node, so it uses one of the ${cpus().length} cores.`);
   for (const model of models) {
     const parts: string[] = [];
@@ -613,6 +657,7 @@ async function main(o: Opts): Promise<void> {
             if (!pairSources[spec.key]) log(`${spec.key}: ${set.pairs.length} IPO pairs from ${set.source} (${((performance.now() - tp) / 1000).toFixed(1)} s to select)`);
             pairSources[spec.key] = set.source;
             await ipo(ctx, set);
+            await ipoCache(ctx, set);
           }
           if (engine === 'tf' && profiling) profiles.push(await tfProfile(ctx, 128));
           // last: the DPO step grows the wasm heap the most, and its detail reports the process peaks
@@ -645,6 +690,7 @@ async function main(o: Opts): Promise<void> {
     '+attn = dense attention matmuls 4·L·(H·hd)·T·S as a share of GFLOP; they are executed but not in the headline number.',
     'decode-n: time of generate(32-token prompt, 1+n tokens) minus the median time of generate(…, 1): n KV-cached steps, one token each.',
     'ipo-pair: scorePair (paper preset: one next-token distribution per response, batch 1) on pairs whose two IPO prompts are 240–360 tokens; tokens = both prompts.',
+    'ipo-cache-warm: the ipo-pair pairs through the cached scorePairs in a fresh cache folder, per pair: the time of a warm rerun (every pair read back); detail.speedup = cold ÷ warm.',
     'kernel rows: median time of the start-of-run measurement; the peak is the best time over the start and end measurements.',
     'cores = process CPU time ÷ wall time over the workload\'s runs (warm-up included): how many cores the process kept busy (engine threads plus V8 garbage-collector and compiler threads); well below the engine\'s thread count means waiting, e.g. for a CPU shared with other processes.',
   ];
