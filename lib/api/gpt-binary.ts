@@ -24,8 +24,7 @@ import { formatOnce } from '../scoring/python-compat';
 import type { ApiClient } from './client';
 import {
   chatCall, checkChatPairs, checkScorerOptions, emptyCounts, mapPairs, MESSAGE_CONTENT, resolveCall, userMessages,
-  type ChatCallOptions, type ChatMode, type ChatPair, type ChatPairResult, type ChatRequestCounts, type ChatScorerOptions, type ChatVariant,
-} from './gpt-chat';
+  type ChatCallOptions, type ChatMode, type ChatPair, type ChatPairResult, type ChatRequestCounts, type ChatScorerOptions, type ChatVariant, ChatScorerBase } from './gpt-chat';
 
 /** `RM_Bench/binary_gpt.py` `get_comparative_prompt`, verbatim (an f-string: values go in literally, as `formatOnce` does). */
 export const GPT_BINARY_TEMPLATE_RMBENCH = [
@@ -76,32 +75,16 @@ export interface GptBinarySummary extends ChatRequestCounts {
 
 type OrderResult = { verdict: BinaryVerdict | null; cached: boolean };
 
-export class ChatBinaryScorer {
-  readonly kind = 'chat' as const;
+export class ChatBinaryScorer extends ChatScorerBase<GptBinarySummary> {
   readonly method = 'binary' as const;
-  readonly ref: string;
-  readonly client: ApiClient;
-  readonly model: string;
-  readonly variant: ChatVariant;
-  private readonly temperature: number | undefined;
-  private stats: GptBinarySummary;
 
   constructor(opts: ChatScorerOptions) {
-    const o = checkScorerOptions('ChatBinaryScorer', opts);
-    this.client = o.client;
-    this.model = o.model;
-    this.variant = o.variant;
-    this.temperature = o.temperature;
-    this.ref = `chat:${o.model}`;
+    super('ChatBinaryScorer', opts, GPT_BINARY_REQUEST.temperature);
     this.stats = this.fresh();
   }
 
-  private fresh(): GptBinarySummary {
+  protected fresh(): GptBinarySummary {
     return { method: 'binary', ...emptyCounts(), pairs: 0, verdicts: { response1: 0, response2: 0, unparsed: 0 }, response1Rate: NaN, consistentPairs: 0, samePositionPairs: 0, failedPairs: 0, excluded: 0, ties: 0 };
-  }
-
-  private temperatureFor(mode: ChatMode): number {
-    return this.temperature ?? (mode === 'faithful' ? GPT_BINARY_REQUEST.temperature : 0);
   }
 
   settings(mode: ChatMode = 'faithful'): Record<string, unknown> {
@@ -164,11 +147,4 @@ export class ChatBinaryScorer {
     return out;
   }
 
-  summary(): GptBinarySummary {
-    return { ...this.stats, verdicts: { ...this.stats.verdicts } };
-  }
-
-  resetSummary(): void {
-    this.stats = this.fresh();
-  }
 }

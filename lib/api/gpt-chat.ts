@@ -215,3 +215,44 @@ export async function mapPairs<T>(pairs: ChatPair[], label: string, f: (p: ChatP
     bar.done();
   }
 }
+
+/**
+ * What the three chat scorers share (the `PairScorer` shape `METHODS` recognises by `kind` and `method`): the client,
+ * the served model, the variant, the temperature override, and a summary that `summary()` copies and
+ * `resetSummary()` clears. Subclasses set `stats = this.fresh()` after their own fields exist.
+ */
+export abstract class ChatScorerBase<S extends object> {
+  readonly kind = 'chat' as const;
+  abstract readonly method: 'ipo' | 'binary' | 'self-reward';
+  readonly ref: string;
+  readonly client: ApiClient;
+  readonly model: string;
+  readonly variant: ChatVariant;
+  protected readonly temperature: number | undefined;
+  protected stats!: S;
+
+  constructor(fn: string, opts: ChatScorerOptions, private readonly officialTemperature: number) {
+    const o = checkScorerOptions(fn, opts);
+    this.client = o.client;
+    this.model = o.model;
+    this.variant = o.variant;
+    this.temperature = o.temperature;
+    this.ref = `chat:${o.model}`;
+  }
+
+  protected abstract fresh(): S;
+
+  /** The script's temperature in faithful mode, 0 in fixed mode, unless the options gave one. */
+  protected temperatureFor(mode: ChatMode): number {
+    return this.temperature ?? (mode === 'faithful' ? this.officialTemperature : 0);
+  }
+
+  /** A copy of the counts so far (nested count objects, e.g. verdicts, copied too). */
+  summary(): S {
+    return Object.fromEntries(Object.entries(this.stats).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v && typeof v === 'object' ? { ...v } : v])) as S;
+  }
+
+  resetSummary(): void {
+    this.stats = this.fresh();
+  }
+}

@@ -29,8 +29,7 @@ import { pyStrip } from '../util/python-str';
 import {
   chatCall, checkChatPairs, checkScorerOptions, emptyCounts, mapPairs, resolveCall, TOP_LOGPROBS, userMessages,
   type ChatCallOptions, type ChatMode, type ChatPair, type ChatPairResult, type ChatRequestCounts, type ChatScorerOptions,
-  type ChatVariant, type TopLogprob,
-} from './gpt-chat';
+  type ChatVariant, type TopLogprob, ChatScorerBase } from './gpt-chat';
 import type { ApiClient } from './client';
 
 /** The request knobs of both `ours_gpt.py` scripts. */
@@ -107,41 +106,25 @@ export interface ChatIpoOptions extends ChatScorerOptions {
  * The `ours_gpt.py` classifier as a `PairScorer` (`method: 'ipo'`, `kind: 'chat'`): `METHODS.ipo` hands it the
  * pairs when it is given instead of a causal LM.
  */
-export class ChatIpoScorer {
-  readonly kind = 'chat' as const;
+export class ChatIpoScorer extends ChatScorerBase<GptIpoSummary> {
   readonly method = 'ipo' as const;
-  readonly ref: string;
-  readonly client: ApiClient;
-  readonly model: string;
-  readonly variant: ChatVariant;
   readonly topLogprobs: number;
-  private readonly temperature: number | undefined;
-  private stats: GptIpoSummary;
 
   constructor(opts: ChatIpoOptions) {
-    const o = checkScorerOptions('ChatIpoScorer', opts);
+    super('ChatIpoScorer', opts, GPT_IPO_REQUEST.temperature);
     const k = opts.topLogprobs ?? GPT_IPO_REQUEST.top_logprobs;
     if (!Number.isInteger(k) || k < 1) throw new Error(`ChatIpoScorer: topLogprobs must be a positive integer, got ${String(k)}`);
-    this.client = o.client;
-    this.model = o.model;
-    this.variant = o.variant;
     this.topLogprobs = k;
-    this.temperature = o.temperature;
-    this.ref = `chat:${o.model}`;
     this.stats = this.fresh();
   }
 
-  private fresh(): GptIpoSummary {
+  protected fresh(): GptIpoSummary {
     return { method: 'ipo', ...emptyCounts(), pairs: 0, responses: 0, yesMissing: 0, noMissing: 0, bothMissing: 0, outsideTopK: 0, nanScores: 0, ties: 0, topLogprobs: this.topLogprobs };
   }
 
   /** The request knobs this scorer sends in `mode`. */
   settings(mode: ChatMode = 'faithful'): Record<string, unknown> {
     return { apiStyle: 'chat', model: this.model, variant: this.variant, mode, max_tokens: GPT_IPO_REQUEST.max_tokens, top_logprobs: this.topLogprobs, temperature: this.temperatureFor(mode) };
-  }
-
-  private temperatureFor(mode: ChatMode): number {
-    return this.temperature ?? (mode === 'faithful' ? GPT_IPO_REQUEST.temperature : 0);
   }
 
   /** The request body for one prompt. */
@@ -184,11 +167,4 @@ export class ChatIpoScorer {
   }
 
   /** Counts since construction (or `resetSummary`). */
-  summary(): GptIpoSummary {
-    return { ...this.stats };
-  }
-
-  resetSummary(): void {
-    this.stats = this.fresh();
-  }
 }

@@ -25,8 +25,7 @@ import { formatOnce, pyInt, PY_DIGIT, PY_SPACE } from '../scoring/python-compat'
 import type { ApiClient } from './client';
 import {
   chatCall, checkChatPairs, checkScorerOptions, emptyCounts, mapPairs, MESSAGE_CONTENT, resolveCall, userMessages,
-  type ChatCallOptions, type ChatMode, type ChatPair, type ChatPairResult, type ChatRequestCounts, type ChatScorerOptions, type ChatVariant,
-} from './gpt-chat';
+  type ChatCallOptions, type ChatMode, type ChatPair, type ChatPairResult, type ChatRequestCounts, type ChatScorerOptions, type ChatVariant, ChatScorerBase } from './gpt-chat';
 
 const BULLET = '\u2022\u2060';
 
@@ -85,32 +84,16 @@ export interface GptSelfRewardSummary extends ChatRequestCounts {
   scoreCounts: Record<string, number>;
 }
 
-export class ChatSelfRewardScorer {
-  readonly kind = 'chat' as const;
+export class ChatSelfRewardScorer extends ChatScorerBase<GptSelfRewardSummary> {
   readonly method = 'self-reward' as const;
-  readonly ref: string;
-  readonly client: ApiClient;
-  readonly model: string;
-  readonly variant: ChatVariant;
-  private readonly temperature: number | undefined;
-  private stats: GptSelfRewardSummary;
 
   constructor(opts: ChatScorerOptions) {
-    const o = checkScorerOptions('ChatSelfRewardScorer', opts);
-    this.client = o.client;
-    this.model = o.model;
-    this.variant = o.variant;
-    this.temperature = o.temperature;
-    this.ref = `chat:${o.model}`;
+    super('ChatSelfRewardScorer', opts, GPT_SELF_REWARD_REQUEST.temperature);
     this.stats = this.fresh();
   }
 
-  private fresh(): GptSelfRewardSummary {
+  protected fresh(): GptSelfRewardSummary {
     return { method: 'self-reward', ...emptyCounts(), pairs: 0, responses: 0, unparsed: 0, strictMisses: 0, ties: 0, scoreCounts: {} };
-  }
-
-  private temperatureFor(mode: ChatMode): number {
-    return this.temperature ?? (mode === 'faithful' ? GPT_SELF_REWARD_REQUEST.temperature : 0);
   }
 
   settings(mode: ChatMode = 'faithful'): Record<string, unknown> {
@@ -159,11 +142,4 @@ export class ChatSelfRewardScorer {
     });
   }
 
-  summary(): GptSelfRewardSummary {
-    return { ...this.stats, scoreCounts: { ...this.stats.scoreCounts } };
-  }
-
-  resetSummary(): void {
-    this.stats = this.fresh();
-  }
 }
