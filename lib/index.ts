@@ -116,11 +116,12 @@ export * from './report/self-improve';
 export * from './toy/task';
 export * from './toy/max';
 export * from './toy/sort';
+export * from './toy/digits';
 export * from './toy/addition';
 export * from './toy/tasks';
 export * from './toy/tokenizer';
 export * from './toy/model';
-export { runToyWorld, toySftExamples, toyIpoJudge, toyPairOptions, judgePrompt, QUICK_USE, type ToyWorldOptions, type ToyWorldResult, type ToyRunResult, type ToyCurvePoint } from './toy/experiment';
+export { runToyWorld, toySftExamples, toyIpoJudge, toyPairOptions, judgePrompt, QUICK_USE, TOY_SOURCES, type ToySource, type ToyWorldOptions, type ToyWorldResult, type ToyRunResult, type ToyCurvePoint } from './toy/experiment';
 export * from './report/toy-world';
 
 // OpenAI-compatible endpoints: the api engine (a CausalLM over /v1/completions), its robust client, and `ipo serve`

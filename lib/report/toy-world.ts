@@ -2,16 +2,13 @@
  * Tables, figures and the verdict of the toy world (notebook 06, `ipo toy-world`), as plain functions of a
  * `ToyWorldResult` so tests reach them: a notebook cell only calls these and displays what they return.
  */
-import type { ToyWorldResult } from '../toy/experiment';
+import { TOY_SOURCES, type ToySource, type ToyWorldResult } from '../toy/experiment';
 import type { Figure } from '../util/plot';
 import { RUN_COLORS, type RunSummary } from './self-improve';
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const iv = (ci: [number, number]) => `[${ci[0].toFixed(3)}, ${ci[1].toFixed(3)}]`;
 
-/** The pair sources of the self-improvement question, in display order. */
-export const TOY_SOURCES = ['ipo', 'oracle', 'random'] as const;
-export type ToySource = (typeof TOY_SOURCES)[number];
 
 /** Who builds the pairs, in words. */
 export const TOY_SOURCE_LABELS: Record<ToySource, string> = {

@@ -10,7 +10,7 @@
  */
 import { buildIpoPrompt } from '../scoring/prompt';
 import { makeRng, type Rng } from '../util/rng';
-import { cutSplits, type ToySplits, type ToySplitSizes, type ToyTask } from './task';
+import { cutSplits, resolveTeacherOptions, type ToySplits, type ToySplitSizes, type ToyTask } from './task';
 
 /** One question: the ORDERED pair (a, b), so 47+38 and 38+47 are different questions. */
 export interface ToyQuestion {
@@ -137,16 +137,7 @@ export interface TeacherAnswer {
 export const TEACHER_DEFAULTS = { carryForgetRate: 0.6, slipRate: 0.1 } as const;
 
 function resolveTeacher(fn: string, opts: TeacherOptions) {
-  const carryForgetRate = opts.carryForgetRate ?? TEACHER_DEFAULTS.carryForgetRate;
-  const slipRate = opts.slipRate ?? TEACHER_DEFAULTS.slipRate;
-  const draw = opts.draw ?? 0;
-  const seed = opts.seed ?? 0;
-  for (const [k, v] of [['carryForgetRate', carryForgetRate], ['slipRate', slipRate]] as const) {
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`${fn}: ${k} must be a number in [0, 1], got ${JSON.stringify(v)}`);
-  }
-  if (!Number.isInteger(draw) || draw < 0) throw new Error(`${fn}: draw must be a non-negative integer, got ${JSON.stringify(draw)}`);
-  if (typeof seed !== 'number' && typeof seed !== 'string') throw new Error(`${fn}: seed must be a number or string, got ${typeof seed}`);
-  return { carryForgetRate, slipRate, draw, seed };
+  return resolveTeacherOptions<keyof typeof TEACHER_DEFAULTS>(fn, opts, TEACHER_DEFAULTS);
 }
 
 /** a + b − 10 as text: the sum with the units carry forgotten (only wrong on a carry question). */

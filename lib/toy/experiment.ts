@@ -114,8 +114,9 @@ export interface ToyRoundPoint {
   chosenCorrect: number | null;
 }
 
-type ToySource = 'ipo' | 'oracle' | 'random';
-const TOY_SOURCE_KEYS: readonly ToySource[] = ['ipo', 'oracle', 'random'];
+/** The pair sources of the self-improvement question, in display order: the model's own P(Yes), the checker, chance. */
+export const TOY_SOURCES = ['ipo', 'oracle', 'random'] as const;
+export type ToySource = (typeof TOY_SOURCES)[number];
 
 /** One point of a DPO curve: the step and TRL's metric names (eval points use the `eval_` names). */
 export type ToyCurvePoint = { step: number } & Record<string, number>;
@@ -133,7 +134,7 @@ export interface ToyWorldResult {
   classifier: Interval & { presets: Record<IpoPreset, Interval>; random: Interval; rubric: { applicable: false; reason: string }; binary: { applicable: false; reason: string } };
   before: { taskAccuracy: number; n: number; ci: [number, number] };
   /** After the last round (one by default); `byRound`: the mean over seeds after each round. */
-  after: Record<'ipo' | 'oracle' | 'random', { taskAccuracy: number; ci: [number, number]; perSeed: number[]; byRound: number[] }>;
+  after: Record<ToySource, { taskAccuracy: number; ci: [number, number]; perSeed: number[]; byRound: number[] }>;
   seeds: ToySeedResult[];
 }
 
@@ -147,7 +148,7 @@ const ci = (b: { lo: number; hi: number }): [number, number] => [b.lo, b.hi];
  * also a minimum P(Yes) margin and a minimum P(Yes) of the chosen answer (`ToyWorldOptions.ipoMinMargin` /
  * `ipoMinChosen`, both 0.5 by default). Notebook 06 rebuilds one IPO pair with exactly this rule.
  */
-export function toyPairOptions(source: 'ipo' | 'oracle' | 'random', opts: { ipoMinMargin?: number; ipoMinChosen?: number } = {}): PairOptions {
+export function toyPairOptions(source: ToySource, opts: { ipoMinMargin?: number; ipoMinChosen?: number } = {}): PairOptions {
   return source === 'ipo' ? { ...FIXED_PAIR_OPTIONS, minMargin: opts.ipoMinMargin ?? 0.5, minChosenScore: opts.ipoMinChosen ?? 0.5 } : { ...FIXED_PAIR_OPTIONS };
 }
 
@@ -285,7 +286,7 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
   const prompts = splits.dpo.map((q) => ({ id: task.key(q), instruction: task.instruction(q) }));
   const dev = splits.dev.map((q, i) => ({ prompt: task.instruction(q), chosen: task.correctAnswer(q), rejected: task.wrongAnswer(q, { seed: `${worldSeed}:dev`, draw: i }) }));
   const seedResults: ToySeedResult[] = [];
-  const perQuestion: Record<'ipo' | 'oracle' | 'random', number[][]> = { ipo: [], oracle: [], random: [] };
+  const perQuestion: Record<ToySource, number[][]> = { ipo: [], oracle: [], random: [] };
   const judgeOf = (k: ToySource, model: TfCausalLM, seed: number): ResponseJudge => (k === 'ipo'
     ? toyIpoJudge(model, task.template) // the CURRENT policy judges its own answers (round r: round r − 1's policy)
     : k === 'oracle'
@@ -340,7 +341,7 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
 
   for (const seed of seeds) {
     const result = {} as Record<ToySource, ToyRunResult>;
-    for (const k of TOY_SOURCE_KEYS) {
+    for (const k of TOY_SOURCES) {
       let policyDir = sftDir;
       const byRound: ToyRoundPoint[] = [];
       let last: { result: ToyRunResult; correct: number[] } | null = null;
@@ -360,7 +361,7 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
 
   // across seeds: the mean over seeds, its interval from resampling test questions (each question's mean over seeds)
   const after = {} as ToyWorldResult['after'];
-  for (const k of ['ipo', 'oracle', 'random'] as const) {
+  for (const k of TOY_SOURCES) {
     const perQ = splits.test.map((_, i) => perQuestion[k].reduce((s, run) => s + run[i], 0) / perQuestion[k].length);
     const b = bootstrapCi(perQ, { seed: worldSeed });
     const roundsRun = Math.max(...seedResults.map((r) => r[k].byRound.length));

@@ -21,17 +21,16 @@
  * Everything is a pure function of its arguments and seed (Alea, `lib/util/rng.ts`).
  */
 import { makeRng, type Rng } from '../util/rng';
-import { cutSplits, type ToySplits, type ToySplitSizes, type ToyTask } from './task';
+import { allDigitsQuestions, checkDigitsQuestion, DIGITS_LENGTH, DIGITS_NUM_QUESTIONS, type DigitsQuestion } from './digits';
+import { cutSplits, resolveTeacherOptions, type ToySplits, type ToySplitSizes, type ToyTask } from './task';
 
 /** One question: four decimal digits in the order asked, e.g. `{ digits: '4215' }` (leading zeros allowed). */
-export interface MaxQuestion {
-  digits: string;
-}
+export type MaxQuestion = DigitsQuestion;
 
 /** Digits per question. */
-export const MAX_LENGTH = 4;
+export const MAX_LENGTH = DIGITS_LENGTH;
 /** Number of distinct questions: 10⁴ ordered digit strings. */
-export const MAX_NUM_QUESTIONS = 10 ** MAX_LENGTH;
+export const MAX_NUM_QUESTIONS = DIGITS_NUM_QUESTIONS;
 
 /** The IPO task template (official layout; ends "Answer just Yes/No" like `ours.py`'s templates). */
 export const MAX_TEMPLATE = 'Is this the largest digit? Answer just Yes/No';
@@ -39,14 +38,7 @@ export const MAX_TEMPLATE = 'Is this the largest digit? Answer just Yes/No';
 /** The teacher's habit starts at this first digit (3..9 lead the lists it may get wrong). */
 export const MAX_TRAP_MIN_FIRST = 3;
 
-const MAX_RE = /^\d{4}$/;
-
-function checkMaxQuestion(fn: string, q: MaxQuestion): MaxQuestion {
-  if (q === null || typeof q !== 'object' || typeof q.digits !== 'string' || !MAX_RE.test(q.digits)) {
-    throw new Error(`${fn}: question must be {digits: "DDDD"} (four decimal digits), got ${JSON.stringify(q)}`);
-  }
-  return q;
-}
+const checkMaxQuestion = checkDigitsQuestion<MaxQuestion>;
 
 /** `"4215"`: the digits themselves (unique per question). */
 export function maxKey(q: MaxQuestion): string {
@@ -55,7 +47,7 @@ export function maxKey(q: MaxQuestion): string {
 
 /** All 10,000 questions in numeric order: '0000', '0001', …, '9999'. */
 export function allMaxQuestions(): MaxQuestion[] {
-  return Array.from({ length: MAX_NUM_QUESTIONS }, (_, i) => ({ digits: String(i).padStart(MAX_LENGTH, '0') }));
+  return allDigitsQuestions();
 }
 
 /** The instruction shown to the model: `"Max 4215"`. */
@@ -126,16 +118,7 @@ export interface MaxTeacherAnswer {
 export const MAX_TEACHER_DEFAULTS = { firstDigitRate: 0.8, slipRate: 0.1 } as const;
 
 function resolveMaxTeacher(fn: string, opts: MaxTeacherOptions) {
-  const firstDigitRate = opts.firstDigitRate ?? MAX_TEACHER_DEFAULTS.firstDigitRate;
-  const slipRate = opts.slipRate ?? MAX_TEACHER_DEFAULTS.slipRate;
-  const draw = opts.draw ?? 0;
-  const seed = opts.seed ?? 0;
-  for (const [k, v] of [['firstDigitRate', firstDigitRate], ['slipRate', slipRate]] as const) {
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`${fn}: ${k} must be a number in [0, 1], got ${JSON.stringify(v)}`);
-  }
-  if (!Number.isInteger(draw) || draw < 0) throw new Error(`${fn}: draw must be a non-negative integer, got ${JSON.stringify(draw)}`);
-  if (typeof seed !== 'number' && typeof seed !== 'string') throw new Error(`${fn}: seed must be a number or string, got ${typeof seed}`);
-  return { firstDigitRate, slipRate, draw, seed };
+  return resolveTeacherOptions<keyof typeof MAX_TEACHER_DEFAULTS>(fn, opts, MAX_TEACHER_DEFAULTS);
 }
 
 /**

@@ -19,29 +19,21 @@
  * examples) kept it at 0.61 after 600 steps.
  */
 import { makeRng, type Rng } from '../util/rng';
-import { cutSplits, type ToySplits, type ToySplitSizes, type ToyTask } from './task';
+import { allDigitsQuestions, checkDigitsQuestion, DIGITS_LENGTH, DIGITS_NUM_QUESTIONS, type DigitsQuestion } from './digits';
+import { cutSplits, resolveTeacherOptions, type ToySplits, type ToySplitSizes, type ToyTask } from './task';
 
 /** One sorting question: four decimal digits in the order asked, e.g. `{ digits: '4215' }` (leading zeros allowed). */
-export interface SortQuestion {
-  digits: string;
-}
+export type SortQuestion = DigitsQuestion;
 
 /** Digits per question. */
-export const SORT_LENGTH = 4;
+export const SORT_LENGTH = DIGITS_LENGTH;
 /** Number of distinct questions: 10⁴ ordered digit strings. */
-export const SORT_NUM_QUESTIONS = 10 ** SORT_LENGTH;
+export const SORT_NUM_QUESTIONS = DIGITS_NUM_QUESTIONS;
 
 /** The IPO task template for sorting (official layout; ends "Answer just Yes/No" like `ours.py`'s templates). */
 export const SORT_TEMPLATE = 'Is this sort correct? Answer just Yes/No';
 
-const SORT_RE = /^\d{4}$/;
-
-function checkSortQuestion(fn: string, q: SortQuestion): SortQuestion {
-  if (q === null || typeof q !== 'object' || typeof q.digits !== 'string' || !SORT_RE.test(q.digits)) {
-    throw new Error(`${fn}: question must be {digits: "DDDD"} (four decimal digits), got ${JSON.stringify(q)}`);
-  }
-  return q;
-}
+const checkSortQuestion = checkDigitsQuestion<SortQuestion>;
 
 /** `"4215"`: the digits themselves (unique per question). */
 export function sortKey(q: SortQuestion): string {
@@ -50,7 +42,7 @@ export function sortKey(q: SortQuestion): string {
 
 /** All 10,000 questions in numeric order: '0000', '0001', …, '9999'. */
 export function allSortQuestions(): SortQuestion[] {
-  return Array.from({ length: SORT_NUM_QUESTIONS }, (_, i) => ({ digits: String(i).padStart(SORT_LENGTH, '0') }));
+  return allDigitsQuestions();
 }
 
 /** The instruction shown to the model: `"Sort 4215"`. */
@@ -133,16 +125,7 @@ export interface SortTeacherAnswer {
 export const SORT_TEACHER_DEFAULTS = { endSwapRate: 0.6, slipRate: 0.1 } as const;
 
 function resolveSortTeacher(fn: string, opts: SortTeacherOptions) {
-  const endSwapRate = opts.endSwapRate ?? SORT_TEACHER_DEFAULTS.endSwapRate;
-  const slipRate = opts.slipRate ?? SORT_TEACHER_DEFAULTS.slipRate;
-  const draw = opts.draw ?? 0;
-  const seed = opts.seed ?? 0;
-  for (const [k, v] of [['endSwapRate', endSwapRate], ['slipRate', slipRate]] as const) {
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`${fn}: ${k} must be a number in [0, 1], got ${JSON.stringify(v)}`);
-  }
-  if (!Number.isInteger(draw) || draw < 0) throw new Error(`${fn}: draw must be a non-negative integer, got ${JSON.stringify(draw)}`);
-  if (typeof seed !== 'number' && typeof seed !== 'string') throw new Error(`${fn}: seed must be a number or string, got ${typeof seed}`);
-  return { endSwapRate, slipRate, draw, seed };
+  return resolveTeacherOptions<keyof typeof SORT_TEACHER_DEFAULTS>(fn, opts, SORT_TEACHER_DEFAULTS);
 }
 
 /**

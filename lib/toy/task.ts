@@ -57,6 +57,28 @@ export function cutSplits<Q>(fn: string, qs: Q[], defaults: Required<ToySplitSiz
 
 
 /**
+ * The options every imperfect teacher takes: its error rates (probabilities; `defaults` names them, in order, and
+ * fills the missing ones), the draw index [0] and the seed [0], each checked with a one-line error naming `fn`.
+ */
+export function resolveTeacherOptions<K extends string>(
+  fn: string,
+  opts: Partial<Record<K, number>> & { seed?: number | string; draw?: number },
+  defaults: Readonly<Record<K, number>>,
+): Record<K, number> & { draw: number; seed: number | string } {
+  const rates = {} as Record<K, number>;
+  for (const k of Object.keys(defaults) as K[]) {
+    const v = opts[k] ?? defaults[k];
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`${fn}: ${k} must be a number in [0, 1], got ${JSON.stringify(v)}`);
+    rates[k] = v;
+  }
+  const draw = opts.draw ?? 0;
+  const seed = opts.seed ?? 0;
+  if (!Number.isInteger(draw) || draw < 0) throw new Error(`${fn}: draw must be a non-negative integer, got ${JSON.stringify(draw)}`);
+  if (typeof seed !== 'number' && typeof seed !== 'string') throw new Error(`${fn}: seed must be a number or string, got ${typeof seed}`);
+  return { ...rates, draw, seed };
+}
+
+/**
  * One toy task, everything the toy-world runner needs: splits, the prompt, the checker, the imperfect SFT teacher and
  * realistic wrong answers (for judge "No" examples and classifier pairs), and the IPO template. Every function is
  * pure in its arguments and seed.
