@@ -297,27 +297,21 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
   const oneRound = async (k: ToySource, seed: number, round: number, policyDir: string, outDir: string): Promise<{ result: ToyRunResult; correct: number[] }> => {
     // round 1 samples with the seed itself, so every source pairs the SAME samples of the SFT model
     const sampleSeed = round === 1 ? seed : seed * 1000 + round;
-    const model = await loadTfModel(policyDir);
-    let pairs: BuiltPair[];
-    let dropped: Record<string, number>;
-    try {
-      const samples = await sampleResponses(model, prompts, {
-        n: opts.samples ?? 4, temperature: opts.temperature ?? 1, maxNewTokens: task.maxAnswerTokens + 1, seed: sampleSeed,
-        promptFormat: 'raw', extraction: 'fixed', label: `seed ${seed}${round > 1 ? ` round ${round}` : ''}: sampling`,
-      });
-      const scored = await scoreSamples(samples.records, judgeOf(k, model, seed), { label: `seed ${seed}${round > 1 ? ` round ${round}` : ''}: ${k} judge` });
-      const built = buildPairs(scored.groups, toyPairOptions(k, { ipoMinMargin, ipoMinChosen }));
-      pairs = built.pairs;
-      dropped = { ...built.dropped };
-    } finally {
-      model.dispose();
-    }
-    const right = (p: BuiltPair, side: 'chosen' | 'rejected') => task.check(keyOf.get(p.prompt)!, p[side]);
-    const differing = pairs.filter((p) => right(p, 'chosen') !== right(p, 'rejected'));
-    const precision = differing.length ? differing.filter((p) => right(p, 'chosen')).length / differing.length : null;
-    const chosenCorrect = pairs.length ? pairs.filter((p) => right(p, 'chosen')).length / pairs.length : null;
+    const tag = `seed ${seed}${round > 1 ? ` round ${round}` : ''}`;
+    // one loaded policy per round: it samples, judges (for IPO) and is then trained in place
     const policy = await loadTfModel(policyDir);
     try {
+      const samples = await sampleResponses(policy, prompts, {
+        n: opts.samples ?? 4, temperature: opts.temperature ?? 1, maxNewTokens: task.maxAnswerTokens + 1, seed: sampleSeed,
+        promptFormat: 'raw', extraction: 'fixed', label: `${tag}: sampling`,
+      });
+      const scored = await scoreSamples(samples.records, judgeOf(k, policy, seed), { label: `${tag}: ${k} judge` });
+      const built = buildPairs(scored.groups, toyPairOptions(k, { ipoMinMargin, ipoMinChosen }));
+      const pairs = built.pairs;
+      const right = (p: BuiltPair, side: 'chosen' | 'rejected') => task.check(keyOf.get(p.prompt)!, p[side]);
+      const differing = pairs.filter((p) => right(p, 'chosen') !== right(p, 'rejected'));
+      const precision = differing.length ? differing.filter((p) => right(p, 'chosen')).length / differing.length : null;
+      const chosenCorrect = pairs.length ? pairs.filter((p) => right(p, 'chosen')).length / pairs.length : null;
       let evalAcc: number | null = null;
       const curves: ToyRunResult['curves'] = { history: [], evals: [] };
       if (pairs.length > 0) {
@@ -332,8 +326,8 @@ export async function runToyWorld(opts: ToyWorldOptions): Promise<ToyWorldResult
       }
       const correct = await taskCorrectness(policy, task, splits.test);
       const b = bootstrapCi(correct, { seed });
-      log(`seed ${seed}${round > 1 ? ` round ${round}` : ''} ${k}: ${pairs.length} pairs (precision ${precision === null ? 'n/a' : precision.toFixed(3)}, chosen right ${chosenCorrect === null ? 'n/a' : chosenCorrect.toFixed(3)}), task accuracy ${b.estimate.toFixed(3)}`);
-      return { result: { taskAccuracy: b.estimate, ci: ci(b), pairs: pairs.length, pairPrecision: precision, chosenCorrect, dropped, evalRewardAccuracy: evalAcc, curves, byRound: [] }, correct };
+      log(`${tag} ${k}: ${pairs.length} pairs (precision ${precision === null ? 'n/a' : precision.toFixed(3)}, chosen right ${chosenCorrect === null ? 'n/a' : chosenCorrect.toFixed(3)}), task accuracy ${b.estimate.toFixed(3)}`);
+      return { result: { taskAccuracy: b.estimate, ci: ci(b), pairs: pairs.length, pairPrecision: precision, chosenCorrect, dropped: { ...built.dropped }, evalRewardAccuracy: evalAcc, curves, byRound: [] }, correct };
     } finally {
       policy.dispose();
     }
