@@ -9,6 +9,7 @@ import { DEFAULT_MODEL } from '../lib/models/resolve.ts';
 import { ONNX_DEVICES, ONNX_DTYPES, type OnnxDevice, type OnnxDtype } from '../lib/models/onnx.ts';
 import type { CausalLM, EngineName } from '../lib/models/types.ts';
 
+import { checkPriceTable, type PriceTable } from '../lib/api/usage.ts';
 import { intArg } from '../lib/util/cli-args.ts';
 
 export { floatArg, intArg } from '../lib/util/cli-args.ts';
@@ -43,22 +44,15 @@ export const apiOptions = () => [
   new Option('--prices <file>', 'api engine: JSON {"<model>": {"prompt": USD per 1M tokens, "completion": USD per 1M}} for the cost line'),
 ];
 
-/** Read a `--prices` file: one line naming the file on any problem. */
-export function readPrices(file: string): Record<string, { prompt: number; completion: number }> {
+/** Read a `--prices` file: one line naming the file on any problem (the table is checked by `checkPriceTable`). */
+export function readPrices(file: string): PriceTable {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new Error(`--prices ${file}: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`--prices ${file}: expected an object {"<model>": {"prompt": x, "completion": y}}`);
-  for (const [m, p] of Object.entries(raw as Record<string, unknown>)) {
-    const q = p as { prompt?: unknown; completion?: unknown };
-    if (!q || typeof q.prompt !== 'number' || typeof q.completion !== 'number' || q.prompt < 0 || q.completion < 0) {
-      throw new Error(`--prices ${file}: "${m}" needs non-negative numbers "prompt" and "completion" (USD per 1M tokens)`);
-    }
-  }
-  return raw as Record<string, { prompt: number; completion: number }>;
+  return checkPriceTable(`--prices ${file}: prices`, raw);
 }
 export const dtypeOption = () => new Option('--dtype <name>', 'ONNX weight variant (onnx engine)').choices([...ONNX_DTYPES]).default('fp32');
 export const deviceOption = () => new Option('--device <name>', 'ONNX Runtime device (onnx engine; cuda needs ONNXRUNTIME_NODE_INSTALL=cuda12 at install)').choices([...ONNX_DEVICES]);

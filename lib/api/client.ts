@@ -30,7 +30,7 @@ import { attempt, type AttemptOutcome } from './attempt';
 import { fullJitterDelay } from './backoff';
 import { EndpointPool, type Clock, type Endpoint, type HealthOptions, type HealthSignal } from './endpoints';
 import { ResponseCache } from './response-cache';
-import { formatUsage, UsageMeter, type ApiUsage, type PriceTable } from './usage';
+import { checkPriceTable, formatUsage, UsageMeter, type ApiUsage, type PriceTable } from './usage';
 
 export type { ApiUsage, PriceTable } from './usage';
 export type { EndpointStats, HealthOptions, Clock } from './endpoints';
@@ -173,12 +173,7 @@ export class ApiClient {
     this.baseMs = checkNum('backoff.baseMs', opts.backoff?.baseMs ?? 500, 0);
     this.maxMs = checkNum('backoff.maxMs', opts.backoff?.maxMs ?? 30_000, 0);
     this.maxRetryAfterMs = checkNum('backoff.maxRetryAfterMs', opts.backoff?.maxRetryAfterMs ?? 120_000, 0);
-    if (opts.prices !== undefined) {
-      if (!opts.prices || typeof opts.prices !== 'object') throw new Error('ApiClient: prices must be {model: {prompt, completion}} in USD per 1M tokens');
-      for (const [m, p] of Object.entries(opts.prices)) {
-        if (!p || !(p.prompt >= 0) || !(p.completion >= 0)) throw new Error(`ApiClient: prices[${JSON.stringify(m)}] must have prompt and completion >= 0 (USD per 1M tokens)`);
-      }
-    }
+    if (opts.prices !== undefined) checkPriceTable('ApiClient: prices', opts.prices);
     if (opts.cacheDir !== undefined && opts.cacheDir !== false && (typeof opts.cacheDir !== 'string' || !opts.cacheDir)) throw new Error('ApiClient: cacheDir must be a folder path or false');
     this.namespace = opts.cacheNamespace ?? '';
     this.rng = opts.rng ?? Math.random;

@@ -9,6 +9,21 @@ import type { EndpointStats } from './endpoints';
 /** USD per 1M tokens, by the request's `model` (OpenAI and OpenRouter price lists use this unit). */
 export type PriceTable = Record<string, { prompt: number; completion: number }>;
 
+/**
+ * `raw` as a price table, else a one-line error starting with `where` (e.g. `ApiClient: prices`, or the `--prices`
+ * file): an object whose every entry has non-negative numbers `prompt` and `completion`.
+ */
+export function checkPriceTable(where: string, raw: unknown): PriceTable {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where} must be an object {"<model>": {"prompt": x, "completion": y}} (USD per 1M tokens)`);
+  for (const [m, p] of Object.entries(raw as Record<string, unknown>)) {
+    const q = p as { prompt?: unknown; completion?: unknown } | null;
+    if (!q || typeof q.prompt !== 'number' || typeof q.completion !== 'number' || !(q.prompt >= 0) || !(q.completion >= 0)) {
+      throw new Error(`${where}[${JSON.stringify(m)}] needs non-negative numbers "prompt" and "completion" (USD per 1M tokens)`);
+    }
+  }
+  return raw as PriceTable;
+}
+
 export interface ApiUsage {
   /** HTTP attempts sent (first tries and retries; cache hits send none). */
   requests: number;
