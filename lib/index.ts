@@ -18,7 +18,8 @@
  */
 
 // models
-export type { CausalLM, ChatMessage, EngineName, GenerateOptions, HostTensor, LlamaConfig, WeightMap } from './models/types';
+export type { CausalLM, ChatMessage, EngineName, ForkBranch, ForkResult, GenerateOptions, HostTensor, LlamaConfig, WeightMap } from './models/types';
+export { forkedLogProbsWith, type KvOps } from './models/fork';
 export { loadModel, loadTfModel, detectEngine, weightsComplete, type LoadModelOptions } from './models/load';
 export { DEFAULT_MODEL, resolveModelDir, cachedSnapshot, hubOffline } from './models/resolve';
 export { ensureBackend, type TfBackendName } from './models/backend';

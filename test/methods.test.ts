@@ -18,7 +18,7 @@ import { scoreRewardBenchRows } from '../lib/eval/run-rewardbench.ts';
 import { scoreRmBenchItems } from '../lib/eval/run-rmbench.ts';
 import { loadTfModel } from '../lib/models/load.ts';
 import { makeRandomRewardModel } from '../lib/models/make-reward-model.ts';
-import type { CausalLM } from '../lib/models/types.ts';
+import type { CausalLM, ForkBranch } from '../lib/models/types.ts';
 import { judgePairs } from '../lib/scoring/judges.ts';
 import { getMethod, isPairScorer, METHODS } from '../lib/scoring/methods.ts';
 import { loadRewardModel, rewardModelPairs } from '../lib/scoring/reward-model.ts';
@@ -72,15 +72,17 @@ test.after(() => lm.dispose());
 function spyOn(model: CausalLM) {
   const single: number[][] = [];
   const batches: number[][][] = [];
+  const forked: number[][] = [];
   const spy = new Proxy(model, {
     get(t, k, r) {
+      if (k === 'forkedLogProbs') return (p: number[], b: ForkBranch[]) => { forked.push(p); return t.forkedLogProbs!(p, b); };
       if (k === 'nextTokenLogProbsBatch') return (b: number[][]) => { batches.push(b); return t.nextTokenLogProbsBatch(b); };
       if (k === 'nextTokenLogProbs') return (ids: number[]) => { single.push(ids); return t.nextTokenLogProbs(ids); };
       const v = Reflect.get(t, k, r);
       return typeof v === 'function' ? v.bind(t) : v;
     },
   });
-  return { spy, single, batches };
+  return { spy, single, batches, forked };
 }
 
 test('scorePairBatch: all [chosen; rejected] go to batched engine calls, results equal scorePair to 1e-6', async () => {
@@ -110,11 +112,15 @@ test('scorePairBatch: all [chosen; rejected] go to batched engine calls, results
   await assert.rejects(scorePairBatch(lm, [pairs[0], { ...pairs[1], chosen: 3 as never }]), /^Error: scorePairBatch: pairs\[1\]\.chosen must be a string, got number$/);
 });
 
-test('scorePairs: pair by pair by default, batched only with batchSize; both share one cache', async () => {
+test('scorePairs: pair by pair by default (shared prefix), batched only with batchSize; all share one cache', async () => {
   const pairs = PAIRS.map((p) => ({ ...scorerPair(p), instruction: `${p.prompt} (loop)` }));
   const a = spyOn(lm);
-  const plain = await scorePairs(a.spy, pairs, { cache: false });
-  assert.deepEqual([a.single.length, a.batches.length], [2 * pairs.length, 0]);
+  const plain = await scorePairs(a.spy, pairs, { cache: false, prefixReuse: false });
+  assert.deepEqual([a.single.length, a.batches.length, a.forked.length], [2 * pairs.length, 0, 0]);
+  const f = spyOn(lm);
+  const shared = await scorePairs(f.spy, pairs, { cache: false });
+  assert.deepEqual([f.single.length, f.batches.length, f.forked.length], [0, 0, pairs.length]); // one prefix pass per pair
+  shared.scores.forEach((s, i) => assert.ok(Math.abs(s.chosen.pYes - plain.scores[i].chosen.pYes) < 1e-5 && Math.abs(s.rejected.pYes - plain.scores[i].rejected.pYes) < 1e-5));
   const b = spyOn(lm);
   const batched = await scorePairs(b.spy, pairs, { batchSize: 4 });
   assert.equal(b.single.length, 0);

@@ -28,7 +28,8 @@ import { DEFAULT_MODEL, downloadFromHub, hubOffline, isHubId, resolveModelDir } 
 import { pickToken } from './sampling';
 import { checkTokenIds, resolveGenerateOptions, sequenceLogProb } from './checks';
 import { loadTokenizer, type TextTokenizer } from './tokenizer';
-import type { CausalLM, ChatMessage, GenerateOptions } from './types';
+import { forkedLogProbsWith, type KvOps } from './fork';
+import type { CausalLM, ChatMessage, ForkBranch, ForkResult, GenerateOptions } from './types';
 
 /** Weight formats the engine loads (file `onnx/model<suffix>.onnx`). */
 export type OnnxDtype = 'fp32' | 'fp16' | 'q8' | 'q4' | 'q4f16';
@@ -252,6 +253,12 @@ export class OnnxCausalLM implements CausalLM {
   readonly hasKvCache: boolean;
   private readonly graph: GraphInfo;
   private readonly padId: number;
+  /**
+   * Shared-prefix scoring (lib/models/fork.ts), present only on graphs with `past_key_values` inputs: a state is the
+   * `present.*` outputs of the last run (renamed `past_key_values.*`, `[1, KV, cached, head_dim]` each), fed back as
+   * inputs; ONNX Runtime never writes into its inputs, so one state can feed several branches.
+   */
+  readonly forkedLogProbs?: (prefix: number[], branches: ForkBranch[]) => Promise<ForkResult[]>;
 
   /** `model` is a transformers.js causal LM (from `AutoModelForCausalLM.from_pretrained`). */
   constructor(
@@ -298,6 +305,20 @@ export class OnnxCausalLM implements CausalLM {
       idsType,
     };
     this.hasKvCache = this.graph.pastNames.length > 0;
+    if (this.hasKvCache) this.forkedLogProbs = (prefix, branches) => forkedLogProbsWith(this.kvOps(), this, prefix, branches);
+  }
+
+  private kvOps(): KvOps<{ past: TensorMap; length: number }> {
+    return {
+      extend: async (state, ids, rows) => {
+        const { logits, dims, present } = await this.run([ids], { past: state?.past, pastLength: state?.length ?? 0, keep: rows });
+        const [, Tk, V] = dims; // Tk = rows with num_logits_to_keep, else ids.length
+        const logp = new Float32Array(rows * V);
+        for (let r = 0; r < rows; r++) logp.set(logSoftmax(logits, (Tk - rows + r) * V, V), r * V);
+        return { state: { past: present, length: (state?.length ?? 0) + ids.length }, logp };
+      },
+      release: (state) => disposeAll(Object.values(state.past)),
+    };
   }
 
   /** True when the graph takes `num_logits_to_keep`, so scoring and generation compute logits only where they are read. */

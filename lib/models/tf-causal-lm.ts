@@ -4,12 +4,13 @@
  * call (asserted in test/llama-tf.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { LlamaTF } from './llama-tf';
+import { LlamaTF, type KVCache } from './llama-tf';
+import { forkedLogProbsWith, type KvOps } from './fork';
 import { tokenLogps } from './token-logps';
 import { pickToken } from './sampling';
 import { checkTokenIds, resolveGenerateOptions, sequenceLogProb } from './checks';
 import type { TextTokenizer } from './tokenizer';
-import type { CausalLM, ChatMessage, GenerateOptions, LlamaConfig } from './types';
+import type { CausalLM, ChatMessage, ForkBranch, ForkResult, GenerateOptions, LlamaConfig } from './types';
 
 export class TfCausalLM implements CausalLM {
   readonly engine = 'tf' as const;
@@ -89,6 +90,39 @@ export class TfCausalLM implements CausalLM {
   sequenceLogProb(ids: number[]): Promise<{ total: number; perToken: number[] }> {
     return sequenceLogProb(this, ids);
   }
+
+  /**
+   * Shared-prefix scoring (lib/models/fork.ts) on the Llama's KV cache. A state is a `KVCache` (per layer
+   * `[1, kvHeads, cached, headDim]`); extending one clones its tensors first (`tf.clone` shares the data, no copy)
+   * because `hiddenStates` replaces the cache it is given.
+   */
+  forkedLogProbs(prefix: number[], branches: ForkBranch[]): Promise<ForkResult[]> {
+    return forkedLogProbsWith(this.kvOps, this, prefix, branches);
+  }
+
+  private readonly kvOps: KvOps<KVCache> = {
+    extend: async (state, ids, rows) => {
+      const n = ids.length;
+      const cache: KVCache = state
+        ? { keys: state.keys.map((t) => tf.clone(t)), values: state.values.map((t) => tf.clone(t)), length: state.length }
+        : this.model.newCache();
+      let logp: tf.Tensor2D;
+      try {
+        logp = tf.tidy(() => {
+          const h = this.model.hiddenStates(tf.tensor2d(ids, [1, n], 'int32'), cache); // [1, n, D]
+          const last = tf.slice(tf.reshape(h, [n, this.model.config.hiddenSize]), [n - rows, 0], [rows, -1]) as tf.Tensor2D;
+          return tf.logSoftmax(this.model.logits(last)); // [rows, vocab]
+        });
+      } catch (e) {
+        LlamaTF.disposeCache(cache);
+        throw e;
+      }
+      const data = (await logp.data()) as Float32Array;
+      logp.dispose();
+      return { state: cache, logp: data };
+    },
+    release: (state) => LlamaTF.disposeCache(state),
+  };
 
   async generate(ids: number[], opts: GenerateOptions): Promise<number[]> {
     this.checkIds(ids, 'prompt');

@@ -54,6 +54,22 @@ export type WeightMap = Map<string, HostTensor>;
 /** Which engine runs a model: TensorFlow.js (trainable), ONNX Runtime (fast), or an OpenAI-compatible server (`api.ts`). */
 export type EngineName = 'tf' | 'onnx' | 'api';
 
+/** One branch of `CausalLM.forkedLogProbs`: tokens after the shared prefix, and continuations scored after them. */
+export interface ForkBranch {
+  /** Tokens that follow the shared prefix in this branch (may be empty: the branch is the prefix itself). */
+  ids: number[];
+  /** Continuations scored by teacher forcing after `prefix ++ ids` (e.g. [" Yes" ids, " No" ids]). Default none. */
+  continuations?: number[][];
+}
+
+/** What `forkedLogProbs` returns for one branch. */
+export interface ForkResult {
+  /** log P(next token | prefix ++ ids) over the whole vocabulary. `[vocab]` */
+  next: Float32Array;
+  /** For each continuation c: Σ_t log P(c[t] | prefix, ids, c[<t]) and its terms, as `continuationLogProb`. */
+  continuations: { total: number; perToken: number[] }[];
+}
+
 /**
  * A causal language model plus its tokenizer. Token ids are plain `number[]`; every method that runs the network is
  * async so the ONNX engine fits the same shape. Implementations must not leak tensors between calls.
@@ -86,6 +102,14 @@ export interface CausalLM {
    * Σ_t log P(continuation[t] | prefix, continuation[<t]); `perToken` holds each term. `prefix` must be non-empty.
    */
   continuationLogProb(prefix: number[], continuation: number[]): Promise<{ total: number; perToken: number[] }>;
+  /**
+   * Optional (engines with a KV cache): the same numbers as `nextTokenLogProbs(prefix ++ b.ids)` and
+   * `continuationLogProb(prefix ++ b.ids, c)` for every branch b and continuation c, with the prefix run ONCE and its
+   * key/value cache reused by every branch, and each branch's cache reused by its continuations. IPO scoring uses it
+   * for the template + instruction shared by a pair's two responses, and for the exact preset's " Yes" / " No"
+   * (lib/scoring/yes-no.ts). `prefix` must be non-empty; each `prefix ++ b.ids ++ c` must fit the model.
+   */
+  forkedLogProbs?(prefix: number[], branches: ForkBranch[]): Promise<ForkResult[]>;
   /** Generate after `ids`; returns the continuation ids only (not the prompt). */
   generate(ids: number[], opts: GenerateOptions): Promise<number[]>;
   /** Free weights and sessions. */

@@ -33,8 +33,9 @@ const CACHE_VERSION = 'scorePair/v1';
 
 export async function scorePairs(model: CausalLM, pairs: IpoPair[], opts: ScorePairsOptions = {}): Promise<ScorePairsResult> {
   const { label, cache, ...ipo } = opts;
-  // batchSize changes how misses are grouped, not the scores: it stays out of the key (so old cache entries match).
-  const { batchSize, ...keyed } = ipo;
+  // batchSize (how misses are grouped) and prefixReuse (shared-prefix KV cache) change how the scores are computed,
+  // not the scores (beyond float rounding): they stay out of the key (so old cache entries match).
+  const { batchSize, prefixReuse, ...keyed } = ipo;
   if (batchSize !== undefined) checkPositiveInt('scorePairs', 'batchSize', batchSize, 1);
   const fp = modelFingerprint(model);
   const r = await runCachedLoop(pairs, {

@@ -87,6 +87,14 @@ export interface IpoOptions {
    * when that is faster). Does not change the scores beyond float noise, and is not part of cache keys.
    */
   batchSize?: number;
+  /**
+   * Default true: on engines with a KV cache (`CausalLM.forkedLogProbs`: tf, and onnx graphs with past_key_values),
+   * `scorePair` runs the prefix its two prompts share (BOS + template + instruction + …) once and continues both
+   * responses from its cache, and the exact preset scores " Yes" and " No" from one pass over the prompt. The scores
+   * equal the plain path's up to float rounding (≤ 1e-5, test/prefix-reuse.test.ts), so it is not part of cache keys;
+   * false forces the plain path (two independent passes per pair, or four in the exact preset).
+   */
+  prefixReuse?: boolean;
 }
 
 export interface IpoScore {
@@ -159,6 +167,7 @@ interface Resolved {
   truncation: IpoTruncation;
   templateSet: TemplateSet;
   batchSize: number;
+  prefixReuse: boolean;
 }
 
 function resolveOptions(fn: string, opts: IpoOptions | undefined): Resolved {
@@ -180,7 +189,9 @@ function resolveOptions(fn: string, opts: IpoOptions | undefined): Resolved {
   if (templateSet !== 'rewardbench' && templateSet !== 'rmbench' && templateSet !== 'dpo') {
     throw new Error(`${fn}: templateSet must be 'rewardbench', 'rmbench' or 'dpo', got ${JSON.stringify(templateSet)}`);
   }
-  return { preset, layout, maxLength, truncation, templateSet, batchSize };
+  const prefixReuse = o.prefixReuse ?? true;
+  if (typeof prefixReuse !== 'boolean') throw new Error(`${fn}: prefixReuse must be true or false, got ${describe(prefixReuse)}`);
+  return { preset, layout, maxLength, truncation, templateSet, batchSize, prefixReuse };
 }
 
 interface Prepared {
@@ -350,7 +361,16 @@ function at(fn: string, logp: Float32Array, id: number): number {
 // ---------------------------------------------------------------------------------------------------------------
 // exact preset
 
-async function exactScore(fn: string, model: CausalLM, prep: Prepared, o: Resolved): Promise<IpoScore> {
+interface ExactInput {
+  prep: Prepared;
+  /** The shared prefix c of prompt+" Yes" and prompt+" No", after truncation. */
+  ids: number[];
+  truncated: boolean;
+  yesSuffix: number[];
+  noSuffix: number[];
+}
+
+function exactInput(fn: string, model: CausalLM, prep: Prepared, o: Resolved): ExactInput {
   const special = specialTokens(model);
   const yesFull = stripSuffix(model.encode(prep.prompt + YES_TEXT), special.suffix);
   const noFull = stripSuffix(model.encode(prep.prompt + NO_TEXT), special.suffix);
@@ -363,8 +383,11 @@ async function exactScore(fn: string, model: CausalLM, prep: Prepared, o: Resolv
   const max = effectiveMaxLength(fn, model, o.maxLength, Math.max(yesSuffix.length, noSuffix.length));
   const pre = startsWith(prefix, special.prefix) ? special.prefix.length : 0;
   const t = truncateIds(fn, prefix, max, o.truncation, pre, 0, keepMarkerPieces(model, prep.parts, special));
-  const a = (await model.continuationLogProb(t.ids, yesSuffix)).total;
-  const b = (await model.continuationLogProb(t.ids, noSuffix)).total;
+  return { prep, ids: t.ids, truncated: t.truncated, yesSuffix, noSuffix };
+}
+
+/** `a` = log P(yes suffix | c), `b` = log P(no suffix | c). */
+function exactFromLogps(input: ExactInput, a: number, b: number): IpoScore {
   const m = Math.max(a, b);
   const lse = m + Math.log(Math.exp(a - m) + Math.exp(b - m));
   const yes = Math.exp(a);
@@ -372,15 +395,60 @@ async function exactScore(fn: string, model: CausalLM, prep: Prepared, o: Resolv
   return {
     pYes: underflow ? yes : Math.exp(a - lse),
     yes, no: Math.exp(b), preset: 'exact',
-    promptTokens: t.ids.length, truncated: t.truncated, underflow,
-    template: prep.template, prompt: prep.prompt,
+    promptTokens: input.ids.length, truncated: input.truncated, underflow,
+    template: input.prep.template, prompt: input.prep.prompt,
   };
+}
+
+/**
+ * The exact preset for one response: with prefix reuse, ONE pass over c and one token-step per answer
+ * (`forkedLogProbs(c, [{ids: [], continuations: [yes, no]}])`); otherwise two `continuationLogProb` calls.
+ */
+async function exactScore(fn: string, model: CausalLM, prep: Prepared, o: Resolved): Promise<IpoScore> {
+  const input = exactInput(fn, model, prep, o);
+  if (o.prefixReuse && model.forkedLogProbs) {
+    const [r] = await model.forkedLogProbs(input.ids, [{ ids: [], continuations: [input.yesSuffix, input.noSuffix] }]);
+    return exactFromLogps(input, r.continuations[0].total, r.continuations[1].total);
+  }
+  const a = (await model.continuationLogProb(input.ids, input.yesSuffix)).total;
+  const b = (await model.continuationLogProb(input.ids, input.noSuffix)).total;
+  return exactFromLogps(input, a, b);
+}
+
+/**
+ * Both responses of a pair with the engine's `forkedLogProbs`: the longest common prefix of the two inputs (after
+ * truncation, so each response is conditioned on exactly what the plain path feeds) is run once; the paper preset
+ * reads each branch's next-token distribution, the exact preset scores " Yes" / " No" after each branch. Returns
+ * null when the inputs share no token (no BOS and different first tokens): the caller takes the plain path.
+ */
+async function sharedPairScores(fn: string, model: CausalLM, chosen: Prepared, rejected: Prepared, o: Resolved): Promise<[IpoScore, IpoScore] | null> {
+  const fork = model.forkedLogProbs!.bind(model);
+  if (o.preset === 'exact') {
+    const [c, r] = [exactInput(fn, model, chosen, o), exactInput(fn, model, rejected, o)];
+    const k = lcp(c.ids, r.ids);
+    if (k === 0) return null;
+    const res = await fork(c.ids.slice(0, k), [
+      { ids: c.ids.slice(k), continuations: [c.yesSuffix, c.noSuffix] },
+      { ids: r.ids.slice(k), continuations: [r.yesSuffix, r.noSuffix] },
+    ]);
+    return [exactFromLogps(c, res[0].continuations[0].total, res[0].continuations[1].total),
+      exactFromLogps(r, res[1].continuations[0].total, res[1].continuations[1].total)];
+  }
+  const yn = yesNoIds(model);
+  const [c, r] = [paperInput(fn, model, chosen, o), paperInput(fn, model, rejected, o)];
+  const k = lcp(c.ids, r.ids);
+  if (k === 0) return null;
+  const res = await fork(c.ids.slice(0, k), [{ ids: c.ids.slice(k) }, { ids: r.ids.slice(k) }]);
+  return [paperScore(fn, res[0].next, c, yn), paperScore(fn, res[1].next, r, yn)];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // public API
 
-/** Score one response. `'paper'`: one `nextTokenLogProbs` call; `'exact'`: two `continuationLogProb` calls. */
+/**
+ * Score one response. `'paper'`: one `nextTokenLogProbs` call; `'exact'`: one `forkedLogProbs` call on engines with a
+ * KV cache, else two `continuationLogProb` calls.
+ */
 export async function pYes(model: CausalLM, item: IpoItem, opts?: IpoOptions): Promise<IpoScore> {
   const o = resolveOptions('pYes', opts);
   const prep = prepare('pYes', 'item', item, o);
@@ -433,12 +501,19 @@ function pairScore(chosen: IpoScore, rejected: IpoScore): IpoPairScore {
  * Score a preference pair. `correct` iff chosen.pYes > rejected.pYes STRICTLY: ties (including the (0, 0) of the
  * underflow path) count as wrong, as in `Reward_Bench/ours.py` (a pair is correct iff chosen_yes_prob >
  * rejected_yes_prob) and RewardBench `scripts/run_rm.py` (doc §2.1 step 7, §9 quirk #7; `outcome` in
- * lib/eval/outcome.ts). `tie` reports them separately. Two `pYes` calls, chosen then rejected (batch size 1 each);
- * the long loop uses `scorePairBatch`.
+ * lib/eval/outcome.ts). `tie` reports them separately. On engines with a KV cache (and unless `prefixReuse: false`)
+ * the two prompts' common prefix is run once (`sharedPairScores`); otherwise two `pYes` calls, chosen then rejected.
  */
 export async function scorePair(model: CausalLM, pair: IpoPair, opts?: IpoOptions): Promise<IpoPairScore> {
   checkIpoPair('scorePair', 'pair', pair);
+  const o = resolveOptions('scorePair', opts);
   const base = { instruction: pair.instruction, category: pair.category, template: pair.template };
+  if (o.prefixReuse && model.forkedLogProbs) {
+    const chosen = prepare('scorePair', 'pair', { ...base, response: pair.chosen }, o);
+    const rejected = prepare('scorePair', 'pair', { ...base, response: pair.rejected }, o);
+    const shared = await sharedPairScores('scorePair', model, chosen, rejected, o);
+    if (shared) return pairScore(shared[0], shared[1]);
+  }
   const chosen = await pYes(model, { ...base, response: pair.chosen }, opts);
   const rejected = await pYes(model, { ...base, response: pair.rejected }, opts);
   return pairScore(chosen, rejected);
@@ -456,7 +531,7 @@ export async function scorePair(model: CausalLM, pair: IpoPair, opts?: IpoOption
  * ~0.8× the time of 8 single calls, but RewardBench pairs (responses of 6 to 750 tokens) scored 0.56-0.80 pairs/s
  * in length-sorted groups of 32 pairs vs 0.54-1.3 for `scorePair`; TinyStories-656K 0.65-0.97× (tf and onnx). No
  * gain on a CPU, so the long loop `scorePairs` uses this only when asked (`batchSize`).
- * `'exact'` scores item by item, as `pYesBatch`. The numbers equal `scorePair`'s up to the engine's float noise from
+ * `'exact'` scores pair by pair, as `scorePair`. The numbers equal `scorePair`'s up to the engine's float noise from
  * padding (< 1e-6 measured on both engines). All pairs are validated before the model runs.
  */
 export async function scorePairBatch(model: CausalLM, pairs: IpoPair[], opts?: IpoOptions): Promise<IpoPairScore[]> {
@@ -470,7 +545,11 @@ export async function scorePairBatch(model: CausalLM, pairs: IpoPair[], opts?: I
     .map((it, i) => prepare(fn, `pairs[${i % Math.max(1, n)}]`, it, o));
   const scores: IpoScore[] = new Array(preps.length);
   if (o.preset === 'exact') {
-    for (let i = 0; i < preps.length; i++) scores[i] = await exactScore(fn, model, preps[i], o);
+    for (let j = 0; j < n; j++) {
+      const shared = o.prefixReuse && model.forkedLogProbs ? await sharedPairScores(fn, model, preps[j], preps[n + j], o) : null;
+      scores[j] = shared ? shared[0] : await exactScore(fn, model, preps[j], o);
+      scores[n + j] = shared ? shared[1] : await exactScore(fn, model, preps[n + j], o);
+    }
   } else {
     const yn = yesNoIds(model);
     const inputs = preps.map((p) => paperInput(fn, model, p, o));
