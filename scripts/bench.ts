@@ -47,7 +47,7 @@ import type { CausalLM, EngineName, LlamaConfig } from '../lib/models/types.ts';
 import { rebuildRewardBench } from '../lib/data/rewardbench-rebuild.ts';
 import { buildIpoPrompt } from '../lib/scoring/prompt.ts';
 import { resolveTemplate } from '../lib/scoring/templates.ts';
-import { scorePair, type IpoPair } from '../lib/scoring/yes-no.ts';
+import { scorePair, scorePairBatch, type IpoPair } from '../lib/scoring/yes-no.ts';
 import { scorePairs } from '../lib/scoring/score-pairs.ts';
 import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
 import { logSigmoid } from '../lib/models/tf-grad-fixes.ts';
@@ -79,7 +79,7 @@ interface Opts {
   workloads: string;
 }
 
-const WORKLOADS = ['prefill', 'decode', 'ipo', 'dpo'] as const;
+const WORKLOADS = ['prefill', 'decode', 'ipo', 'sft', 'dpo'] as const;
 
 
 const program = new Command('bench')
@@ -91,7 +91,7 @@ const program = new Command('bench')
   .option('--json', 'print one JSON object on stdout (the table goes to stderr)')
   .option('--out <dir>', 'folder for bench.json and bench.md', 'reports')
   .option('--no-profile', 'skip the TensorFlow.js kernel profile of one prefill-128 pass')
-  .addOption(new Option('--workloads <list>', `comma-separated: ${WORKLOADS.join(', ')} (dpo runs on the tf engine only)`).default(WORKLOADS.join(',')))
+  .addOption(new Option('--workloads <list>', `comma-separated: ${WORKLOADS.join(', ')} (sft and dpo run on the tf engine only)`).default(WORKLOADS.join(',')))
   .configureOutput({ outputError: (str, write) => write(`bench: ${str.split('\n').filter(Boolean)[0].replace(/^error: /, '')} (see npm run bench -- --help)\n`) });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -363,28 +363,74 @@ async function decode(ctx: Ctx): Promise<void> {
   });
 }
 
-async function ipo(ctx: Ctx, set: PairSet): Promise<void> {
+/**
+ * How an ipo row scores its pairs: `shared` = `scorePair` as the kit runs it (the pair's common prefix once, through
+ * `forkedLogProbs`), `plain` = `scorePair` with `prefixReuse: false` (two independent passes), `batched` =
+ * `scorePairBatch` over all the set's pairs (length-sorted, 8 sequences per engine call), per pair.
+ */
+type IpoVariant = 'shared' | 'plain' | 'batched';
+
+const IPO_WORKLOAD: Record<IpoVariant, string> = { shared: 'ipo-pair', plain: 'ipo-pair-plain', batched: 'ipo-pair-batch8' };
+
+/** Common-prefix length of a pair's two scored inputs (after truncation), as `sharedPairScores` computes it. */
+function sharedTokens(m: CausalLM, s: { chosen: { prompt: string }; rejected: { prompt: string } }, max: number): number {
+  const a = m.encode(s.chosen.prompt).slice(0, max), b = m.encode(s.rejected.prompt).slice(0, max);
+  let k = 0;
+  while (k < a.length && k < b.length && a[k] === b[k]) k++;
+  return k;
+}
+
+/**
+ * FLOPs are counted for the PLAIN path in every ipo row (two full prompts per pair: issue 10's "counting only the
+ * FLOPs the plain path would need"), so the ratio says how close the scorer gets to the peak on the plain path's
+ * work; `detail.executedGflop` is what the shared path actually ran.
+ */
+async function ipo(ctx: Ctx, set: PairSet, variant: IpoVariant, label = IPO_WORKLOAD[variant]): Promise<void> {
   const hr = headRowsOf(ctx);
-  const per: { ms: number; tokens: number; flops: FlopCount }[] = [];
+  const per: { ms: number; tokens: number; shared: number; flops: FlopCount }[] = [];
   let correct = 0;
-  const { value: meas, cpuPerWall } = await withCpu((): Promise<Measurement> => measure(async (run) => {
-    const t = performance.now();
-    const s = await scorePair(ctx.m, set.pairs[run % set.pairs.length], { preset: 'paper' });
-    const ms = performance.now() - t;
-    if (run >= (ctx.mopts.warmup ?? 1)) {
-      const lengths = [s.chosen.promptTokens, s.rejected.promptTokens];
-      const f = lengths.map((T) => forwardFlops(ctx.spec.config, { tokens: T, headRows: hr }));
-      per.push({ ms, tokens: lengths[0] + lengths[1], flops: { body: f[0].body + f[1].body, head: f[0].head + f[1].head, attention: f[0].attention + f[1].attention, total: f[0].total + f[1].total, withAttention: f[0].withAttention + f[1].withAttention } });
-      if (s.correct) correct++;
-    }
-  }, ctx.mopts));
+  const maxLen = Math.min(1024, ctx.m.maxLength);
+  const account = (s: { chosen: { promptTokens: number; prompt: string }; rejected: { promptTokens: number; prompt: string }; correct: boolean }, ms: number) => {
+    const lengths = [s.chosen.promptTokens, s.rejected.promptTokens];
+    per.push({ ms, tokens: lengths[0] + lengths[1], shared: sharedTokens(ctx.m, s, maxLen), flops: batchForwardFlops(ctx.spec.config, lengths, hr) });
+    if (s.correct) correct++;
+  };
+  let meas: Measurement;
+  let cpuPerWall: number;
+  if (variant === 'batched') {
+    // one timed unit = the whole set through scorePairBatch; per-pair numbers divide by the set size
+    const n = set.pairs.length;
+    const r = await withCpu((): Promise<Measurement> => measure(async (run) => {
+      const t = performance.now();
+      const scores = await scorePairBatch(ctx.m, set.pairs, { preset: 'paper', batchSize: 8 });
+      const ms = performance.now() - t;
+      if (run === (ctx.mopts.warmup ?? 1)) scores.forEach((s) => account(s, ms / n));
+    }, { ...ctx.mopts, maxReps: Math.min(ctx.mopts.maxReps ?? 3, 3) }));
+    meas = { ...r.value, medianMs: r.value.medianMs / n, minMs: r.value.minMs / n, samplesMs: r.value.samplesMs.map((x) => x / n) };
+    cpuPerWall = r.cpuPerWall;
+  } else {
+    const r = await withCpu((): Promise<Measurement> => measure(async (run) => {
+      const t = performance.now();
+      const s = await scorePair(ctx.m, set.pairs[run % set.pairs.length], { preset: 'paper', prefixReuse: variant === 'shared' });
+      const ms = performance.now() - t;
+      if (run >= (ctx.mopts.warmup ?? 1)) account(s, ms);
+    }, ctx.mopts));
+    meas = r.value;
+    cpuPerWall = r.cpuPerWall;
+  }
   const mean = (f: (x: (typeof per)[number]) => number) => per.reduce((a, x) => a + f(x), 0) / per.length;
   const tokens = mean((x) => x.tokens);
+  const shared = mean((x) => x.shared);
   const flops: FlopCount = { body: mean((x) => x.flops.body), head: mean((x) => x.flops.head), attention: mean((x) => x.flops.attention), total: mean((x) => x.flops.total), withAttention: mean((x) => x.flops.withAttention) };
+  const executedTokens = variant === 'shared' && ctx.m.forkedLogProbs ? tokens - shared : tokens;
   pushRow(ctx, {
-    workload: 'ipo-pair', kind: 'ipo', tokens: Math.round(tokens), headRows: hr === 'last' ? '1' : 'T', medianMs: meas.medianMs, minMs: meas.minMs,
+    workload: label, kind: 'ipo', tokens: Math.round(tokens), headRows: hr === 'last' ? '1' : 'T', medianMs: meas.medianMs, minMs: meas.minMs,
     reps: meas.reps, samplesMs: meas.samplesMs, tokensPerS: (tokens / meas.medianMs) * 1000, pairsPerS: 1000 / meas.medianMs, flops, cpuPerWall,
-    detail: { preset: 'paper', pairsSource: set.source, meanPromptTokens: tokens / 2, correctOfTimed: `${correct}/${per.length}`, note: ctx.spec.random ? 'random weights: accuracy meaningless' : undefined },
+    detail: {
+      preset: 'paper', variant, dtype: (ctx.m as OnnxCausalLM).dtype, pairsSource: set.source, meanPromptTokens: tokens / 2, meanSharedPrefixTokens: shared,
+      executedTokens, executedGflop: (flops.total * executedTokens) / tokens / 1e9,
+      correctOfTimed: `${correct}/${per.length}`, note: ctx.spec.random ? 'random weights: accuracy meaningless' : undefined,
+    },
   });
 }
 
@@ -502,6 +548,55 @@ async function dpoStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
   }
 }
 
+/**
+ * sft-step-T (tf only): one full-parameter SFT step (the kit's default, lib/dpo/train-sft.ts) on two sequences of T
+ * tokens, response-only NLL on the last 3/4 of each (TRL `completion_only_loss`), per-layer checkpointing, gradients
+ * of every weight read back; no optimizer update. FLOPs = 3 × forward (forward + backward of twice its cost, 6·N·T).
+ */
+async function sftStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
+  const lm = ctx.m as TfCausalLM;
+  const model = lm.model;
+  const T = Math.min(512, lm.maxLength);
+  const P = Math.floor(T / 4);
+  const text = textIds(lm, 2 * T);
+  const ids = tf.tensor2d([text.slice(0, T), [text[0], ...text.slice(T + 1, 2 * T)]], [2, T], 'int32');
+  const mask = tf.tensor2d(Array.from({ length: 2 * T }, (_, i) => (i % T >= P ? 1 : 0)), [2, T]);
+  const big = llamaParamCounts(ctx.spec.config).total > 50e6;
+  const mopts: MeasureOptions = opts.reps !== undefined ? ctx.mopts : big ? { warmup: 1, minReps: 1, maxReps: 1 } : ctx.mopts;
+  model.setTrainable(true);
+  let loss = NaN;
+  let vars = 0;
+  try {
+    const { value: meas, cpuPerWall } = await withCpu(() => measure(async () => {
+      const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+        const { sum, count } = sequenceLogps(model, ids, mask, { training: true, checkpoint: true });
+        return tf.neg(tf.div(tf.sum(sum), tf.sum(count))) as tf.Scalar; // mean NLL per response token
+      }));
+      loss = (await value.data())[0];
+      const gs = Object.values(grads);
+      vars = gs.length;
+      await Promise.all(gs.map((g) => g.data()));
+      tf.dispose([value, ...gs]);
+    }, mopts));
+    const rows = T - P;
+    const forward = batchForwardFlops(ctx.spec.config, [T, T], rows);
+    const f = (k: keyof FlopCount) => 3 * forward[k];
+    const flops: FlopCount = { body: f('body'), head: f('head'), attention: f('attention'), total: f('total'), withAttention: f('withAttention') };
+    pushRow(ctx, {
+      workload: `sft-step-${T}`, kind: 'train', tokens: 2 * T, headRows: String(rows), medianMs: meas.medianMs, minMs: meas.minMs,
+      reps: meas.reps, samplesMs: meas.samplesMs, tokensPerS: ((2 * T) / meas.medianMs) * 1000, pairsPerS: 1000 / meas.medianMs, flops, cpuPerWall,
+      detail: {
+        warmupMs: meas.warmupMs, trainable: 'all weights', gradientTensors: vars, promptTokens: P, completionTokens: rows, loss,
+        wasmHeapGB: wasmHeapBytes() / 2 ** 30, peakRssGB: (process.resourceUsage().maxRSS * 1024) / 2 ** 30,
+        note: 'FLOPs = 3 × forward of the two sequences; the per-layer recomputation is extra work not counted',
+      },
+    });
+  } finally {
+    model.setTrainable(false);
+    tf.dispose([ids, mask]);
+  }
+}
+
 /** One profiled prefill-128 pass of the TF engine: where the kernel time goes. */
 async function tfProfile(ctx: Ctx, T: number): Promise<TfProfile> {
   const ids = textIds(ctx.m, T);
@@ -579,7 +674,17 @@ function observations(rows: BenchRow[], peaks: Record<string, number>, profiles:
         : `the weights fit in cache, so per-step overhead (kernel launches, logits readback, sampling) dominates.`));
     }
   }
-  for (const r of rows.filter((x) => x.kind === 'train')) {
+  for (const r of rows.filter((x) => x.kind === 'ipo' && x.workload === 'ipo-pair')) {
+    const plain = find(r.model, r.engine, 'ipo-pair-plain');
+    const batched = find(r.model, r.engine, 'ipo-pair-batch8');
+    const d = r.detail as { meanSharedPrefixTokens: number; meanPromptTokens: number };
+    if (plain) out.push(`${r.model} ${r.engine} IPO scoring: the shared-prefix path takes ${fmtSig(r.medianMs / plain.medianMs, 2)}× the plain path's time per pair (prompts share ${fmtSig(d.meanSharedPrefixTokens)} of ${fmtSig(d.meanPromptTokens)} tokens)${batched ? `; batches of 8 length-sorted sequences ${fmtSig(batched.medianMs / plain.medianMs, 2)}×` : ''}; plain-path FLOPs ÷ time = ratio ${fmtSig(r.ratio, 2)} of the ${r.engine} peak.`);
+  }
+  for (const r of rows.filter((x) => x.kind === 'train' && x.workload.startsWith('sft-'))) {
+    const d = r.detail ?? {};
+    out.push(`${r.model} tf ${r.workload}: ${fmtSig(r.medianMs / 1000)} s per step of two ${r.tokens / 2}-token sequences (all weights trainable), ratio ${fmtSig(r.ratio, 2)}; wasm heap ${fmtSig(d.wasmHeapGB as number)} GB (of 4), peak RSS ${fmtSig(d.peakRssGB as number)} GB.`);
+  }
+  for (const r of rows.filter((x) => x.kind === 'train' && x.workload.startsWith('dpo-'))) {
     const d = r.detail ?? {};
     out.push(`${r.model} tf ${r.workload}: ${fmtSig(r.medianMs / 1000)} s per pair (reference ${fmtSig((d.referenceMs as number) / 1000)} s + policy forward/backward ${fmtSig((d.policyForwardBackwardMs as number) / 1000)} s), ratio ${fmtSig(r.ratio, 2)}, ≈ ${fmtSig((r.medianMs * 1000) / 3.6e6)} h per 1,000 pairs; wasm heap ${fmtSig(d.wasmHeapGB as number)} GB (of 4), peak RSS ${fmtSig(d.peakRssGB as number)} GB.`);
   }
@@ -615,7 +720,7 @@ async function main(o: Opts): Promise<void> {
   const wl = new Set(o.workloads.split(',').map((s) => s.trim()).filter(Boolean));
   for (const w of wl) if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload '${w}': use ${WORKLOADS.join(', ')}`);
   if (!wl.size) throw new Error('--workloads is empty');
-  const perEngine = (e: string) => 1 + (wl.has('prefill') ? 2 : 0) + (wl.has('decode') ? 1 : 0) + (wl.has('ipo') ? 1 : 0) + (wl.has('dpo') && e === 'tf' ? 1 : 0);
+  const perEngine = (e: string) => 1 + (wl.has('prefill') ? 2 : 0) + (wl.has('decode') ? 1 : 0) + (wl.has('ipo') ? 4 : 0) + (wl.has('dpo') && e === 'tf' ? 1 : 0) + (wl.has('sft') && e === 'tf' ? 1 : 0);
   const profiling = o.profile && wl.has('prefill');
   const steps = 2 * engines.length + specs.length * engines.reduce((a, e) => a + perEngine(e), 0) + (profiling && engines.includes('tf') ? specs.length : 0);
   const bar = progress({ total: steps, label: 'bench' });
@@ -656,11 +761,14 @@ async function main(o: Opts): Promise<void> {
             const set = ipoPairs(m, (mopts.warmup ?? 1) + (mopts.maxReps ?? 3));
             if (!pairSources[spec.key]) log(`${spec.key}: ${set.pairs.length} IPO pairs from ${set.source} (${((performance.now() - tp) / 1000).toFixed(1)} s to select)`);
             pairSources[spec.key] = set.source;
-            await ipo(ctx, set);
+            await ipo(ctx, set, 'plain');
+            await ipo(ctx, set, 'shared');
+            await ipo(ctx, set, 'batched');
             await ipoCache(ctx, set);
           }
           if (engine === 'tf' && profiling) profiles.push(await tfProfile(ctx, 128));
           // last: the DPO step grows the wasm heap the most, and its detail reports the process peaks
+          if (engine === 'tf' && wl.has('sft')) await sftStep(ctx, { reps: o.reps });
           if (engine === 'tf' && wl.has('dpo')) await dpoStep(ctx, { reps: o.reps });
         } finally {
           m.dispose();
@@ -689,7 +797,8 @@ async function main(o: Opts): Promise<void> {
     'GFLOP = 2·N_body·T + 2·d·V·(head rows): N_body = layer matmul weights; head rows 1 = last position only (TF engine, and ONNX graphs with a num_logits_to_keep input), T = every position (older ONNX graphs without it).',
     '+attn = dense attention matmuls 4·L·(H·hd)·T·S as a share of GFLOP; they are executed but not in the headline number.',
     'decode-n: time of generate(32-token prompt, 1+n tokens) minus the median time of generate(…, 1): n KV-cached steps, one token each.',
-    'ipo-pair: scorePair (paper preset: one next-token distribution per response, batch 1) on pairs whose two IPO prompts are 240–360 tokens; tokens = both prompts.',
+    'ipo-pair: scorePair as the kit runs it (paper preset; the pair\'s common prefix run once through forkedLogProbs, both responses continued from its KV cache) on pairs whose two IPO prompts are 240–360 tokens; tokens = both prompts. ipo-pair-plain: the same with prefixReuse: false (two independent passes). ipo-pair-batch8: scorePairBatch over the set (length-sorted, 8 sequences per call), per pair. GFLOP counts the PLAIN path\'s work in all three (issue 10: "counting only the FLOPs the plain path would need"); detail.executedGflop is what ran.',
+    'sft-step-T / dpo-step-T (tf): one training step on two T-token sequences, gradients read back, no optimizer update; sft = every weight trainable, FLOPs 3 × forward; dpo = LoRA r 8, FLOPs 3 × policy forward + reference forward.',
     'ipo-cache-warm: the ipo-pair pairs through the cached scorePairs in a fresh cache folder, per pair: the time of a warm rerun (every pair read back); detail.speedup = cold ÷ warm.',
     'kernel rows: median time of the start-of-run measurement; the peak is the best time over the start and end measurements.',
     'cores = process CPU time ÷ wall time over the workload\'s runs (warm-up included): how many cores the process kept busy (engine threads plus V8 garbage-collector and compiler threads); well below the engine\'s thread count means waiting, e.g. for a CPU shared with other processes.',
