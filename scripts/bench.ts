@@ -53,13 +53,15 @@ import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
 import { logSigmoid } from '../lib/models/tf-grad-fixes.ts';
 import { sequenceLogps } from '../lib/models/token-logps.ts';
 import { LoraAdapters } from '../lib/dpo/lora.ts';
-import { findAsset, kitCacheDir, repoRoot } from '../lib/util/paths.ts';
+import { displayPath, findAsset, kitCacheDir, repoRoot } from '../lib/util/paths.ts';
+import { renderFigure } from '../lib/util/plot.ts';
 import { formatDuration, progress, type ProgressBar } from '../lib/util/progress.ts';
 import { intArg } from '../lib/util/cli-args.ts';
 import {
   batchForwardFlops, classifyTfKernels, decodeFlops, fmtMs, fmtSig, forwardFlops, gflopsPerSecond, llamaParamCounts, markdownTable, measure,
   ortMatmulPeak, peakOf, PEAK_SHAPES, ratioToPeak, shapeLabel, textTable, tfMatmulPeak,
-  type FlopCount, type HeadRows, type KernelResult, type Measurement, type MeasureOptions, type TfKernelBucket, type TfKernelRecord,
+  benchRatioFigure, buildProjections, measuredRate, QWEN25_05B_SHAPE, scoringWorkloads,
+  type FlopCount, type HeadRows, type ProjectionRow, type ProjectionTarget, type WorkloadTokens, type KernelResult, type Measurement, type MeasureOptions, type TfKernelBucket, type TfKernelRecord,
 } from '../lib/bench/index.ts';
 
 const T_START = performance.now();
@@ -636,6 +638,10 @@ function tableRows(rows: BenchRow[]): string[][] {
   ]);
 }
 
+function projectionRows(rows: ProjectionRow[]): string[][] {
+  return rows.map((r) => [r.workload, r.shape, r.where, r.minutes >= 100 ? r.minutes.toFixed(0) : fmtSig(r.minutes, 2), r.basis]);
+}
+
 function profileRows(p: TfProfile): string[][] {
   const out = p.buckets.map((b) => [b.category, String(b.calls), fmtMs(b.ms), `${((100 * b.ms) / p.wallMs).toFixed(0)}%`, fmtSig(b.gflops)]);
   out.push(['JS / dispatch (wall − kernels)', '-', fmtMs(p.wallMs - p.kernelMs), `${((100 * (p.wallMs - p.kernelMs)) / p.wallMs).toFixed(0)}%`, '-']);
@@ -741,6 +747,8 @@ async function main(o: Opts): Promise<void> {
   const profiles: TfProfile[] = [];
   const loads: { model: string; engine: string; seconds: number }[] = [];
   const pairSources: Record<string, string> = {};
+  /** Token counts of the full workloads with each model's tokenizer (for the projections). */
+  const workloadTokens: Record<string, WorkloadTokens[]> = {};
   try {
     await runPeaks('start');
     for (const spec of specs) {
@@ -761,6 +769,15 @@ async function main(o: Opts): Promise<void> {
             const set = ipoPairs(m, (mopts.warmup ?? 1) + (mopts.maxReps ?? 3));
             if (!pairSources[spec.key]) log(`${spec.key}: ${set.pairs.length} IPO pairs from ${set.source} (${((performance.now() - tp) / 1000).toFixed(1)} s to select)`);
             pairSources[spec.key] = set.source;
+            if (!workloadTokens[spec.key]) {
+              const tw = performance.now();
+              try {
+                workloadTokens[spec.key] = scoringWorkloads((t) => m.encode(t), { maxLength: Math.min(1024, m.maxLength) });
+                log(`${spec.key}: counted the tokens of full RewardBench / RM-Bench for the projections (${((performance.now() - tw) / 1000).toFixed(1)} s)`);
+              } catch (e) {
+                log(`${spec.key}: no projections (${String((e as Error).message).split('\n')[0]})`);
+              }
+            }
             await ipo(ctx, set, 'plain');
             await ipo(ctx, set, 'shared');
             await ipo(ctx, set, 'batched');
@@ -789,6 +806,16 @@ async function main(o: Opts): Promise<void> {
   }));
   const all = [...kernelRows, ...rows];
   for (const r of all) r.ratio = ratioToPeak(r.gflops, peaks[r.engine]);
+  // Projections (docs/performance.md): each measured model for itself; the 135M-shaped model's rates also stand in
+  // for the 0.5B shape (Qwen2.5-0.5B), with SmolLM2 token counts standing in for Qwen2.5's tokenizer.
+  const measured = specs.map((s) => measuredRate(all, s.key, s.config));
+  const targets: ProjectionTarget[] = specs.filter((s) => workloadTokens[s.key]).map((s) => ({ label: s.key, shape: s.config, ratesFrom: s.key, gpu: llamaParamCounts(s.config).total > 50e6 }));
+  const smol = specs.find((s) => s.key === 'smollm2-135m-random' && workloadTokens[s.key]);
+  if (smol) {
+    targets.push({ label: 'qwen2.5-0.5b shape', shape: QWEN25_05B_SHAPE, ratesFrom: smol.key });
+    workloadTokens['qwen2.5-0.5b shape'] = workloadTokens[smol.key];
+  }
+  const projections = buildProjections({ measured, targets, workloads: workloadTokens });
   const totalSeconds = elapsedS();
   const loadEnd = loadavg();
 
@@ -822,6 +849,9 @@ async function main(o: Opts): Promise<void> {
     tfProfiles: profiles,
     notes,
     observations: obs,
+    workloadTokens,
+    measuredRates: measured,
+    projections,
   };
 
   const human = [
@@ -832,6 +862,7 @@ async function main(o: Opts): Promise<void> {
     '',
     ...specs.filter((s) => s.random).map((s) => `${s.key}: RANDOM weights (shape-true SmolLM2-135M, ${(llamaParamCounts(s.config).total / 1e6).toFixed(1)} M params) — speed only.`),
     ...obs.map((x) => `- ${x}`),
+    ...(projections.length ? ['', 'Projections (not measurements; see bench.md):', textTable(['workload', 'shape', 'where', 'minutes'], projectionRows(projections).map((r) => r.slice(0, 4)), ['l', 'l', 'l', 'r'])] : []),
     '',
     `bench finished in ${formatDuration(totalSeconds)} (${totalSeconds.toFixed(1)} s); load average ${loadStart[0].toFixed(2)} → ${loadEnd[0].toFixed(2)}`,
   ].join('\n');
@@ -863,17 +894,30 @@ async function main(o: Opts): Promise<void> {
     '',
     ...obs.map((x) => `- ${x}`),
     '',
+    '## Projections (not measurements)',
+    '',
+    'Minutes for whole workloads: on this CPU, the fastest scoring row\'s executed GFLOP/s (and the measured DPO step) times the FLOPs of the counted tokens; on GPUs, on paper (datasheet bf16 peak at an assumed MFU of 0.4, or the weight-read floor, whichever is larger). The 0.5B shape is not run here: it takes the 135M-shaped model\'s rates.',
+    '',
+    markdownTable(['workload', 'shape', 'where', 'minutes', 'basis'], projectionRows(projections), ['l', 'l', 'l', 'r', 'l']),
+    '',
+    ...Object.entries(workloadTokens).filter(([k]) => specs.some((s) => s.key === k)).flatMap(([k, ws]) => ws.map((w) => `- ${k} tokens, ${w.name}: ${fmtSig(w.plainTokens / w.pairs)} per pair on the plain path, ${fmtSig(w.sharedTokens / w.pairs)} with the shared prefix (${w.note}).`)),
+    '',
   ].join('\n');
 
   const outDir = resolve(repoRoot(), o.out);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'bench.json'), `${JSON.stringify(report, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   writeFileSync(join(outDir, 'bench.md'), md);
+  try {
+    writeFileSync(join(outDir, 'bench.png'), await renderFigure(benchRatioFigure(all), { format: 'png', width: 900 }));
+  } catch (e) {
+    log(`no bench.png (${String((e as Error).message).split('\n')[0]})`);
+  }
   if (o.json) {
     process.stderr.write(`${human}\n`);
     process.stdout.write(`${JSON.stringify(report, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
   } else {
-    process.stdout.write(`${human}\nwrote ${join(outDir, 'bench.json')} and bench.md\n`);
+    process.stdout.write(`${human}\nwrote ${displayPath(join(outDir, 'bench.json'))}, bench.md and bench.png\n`);
   }
 }
 

@@ -96,3 +96,24 @@ test('scoringWorkloads counts the data on disk and extrapolates the rest to the 
   // raw has 805 pairs per alpacaeval subset instead of ~100: more pairs, same subsets
   assert.ok(raw.plainTokens > filtered.plainTokens);
 });
+
+test('measuredRate picks the fastest scoring row and its executed rate; toy targets get no GPU rows; the figure has one bar per row', async () => {
+  const { measuredRate, benchRatioFigure } = await import('../lib/bench/index.ts');
+  const rows = [
+    { model: 'm', engine: 'tf', workload: 'ipo-pair', kind: 'ipo', medianMs: 500, tokens: 600, headRows: '1', ratio: 0.3, detail: { variant: 'shared', executedGflop: 40 } },
+    { model: 'm', engine: 'onnx', workload: 'ipo-pair-plain', kind: 'ipo', medianMs: 200, tokens: 600, headRows: '1', ratio: 0.6, detail: { variant: 'plain', executedGflop: 60, dtype: 'fp32' } },
+    { model: 'm', engine: 'onnx', workload: 'ipo-pair-q8', kind: 'ipo', medianMs: 100, tokens: 600, headRows: '1', ratio: 1.2, detail: { variant: 'shared', executedGflop: 45, dtype: 'q8' } },
+    { model: 'm', engine: 'tf', workload: 'ipo-cache-warm', kind: 'ipo', medianMs: 0.1, tokens: 0, headRows: '-', ratio: 0, detail: { speedup: 1000 } },
+    { model: 'm', engine: 'tf', workload: 'dpo-step-512', kind: 'train', medianMs: 9000, tokens: 1024, headRows: '384', ratio: 0.2 },
+    { model: '-', engine: 'tf', workload: 'matmul 512x512x512', kind: 'kernel', medianMs: 10, tokens: 0, headRows: '-', ratio: 0.9 },
+  ];
+  const r = measuredRate(rows, 'm', SMOL);
+  assert.deepEqual(r.scoring, { engine: 'onnx q8', workload: 'ipo-pair-q8', path: 'shared', executedGflopsPerS: 450 });
+  assert.deepEqual(r.dpo, { ms: 9000, tokens: 512, headRows: 384 });
+  const w: WorkloadTokens = { name: 'w', pairs: 10, counted: 10, plainTokens: 1000, sharedTokens: 800, note: '' };
+  const proj = buildProjections({ measured: [r], targets: [{ label: 'toy', shape: SMOL, ratesFrom: 'm', gpu: false }], workloads: { toy: [w] } });
+  assert.deepEqual(proj.map((p) => p.where), ['this CPU (onnx q8)', 'this CPU (tf wasm)']);
+  const fig = benchRatioFigure(rows);
+  const bars = (fig.data as { y: string[]; x: number[] }[]).flatMap((d) => d.x);
+  assert.deepEqual(bars.sort(), [0.2, 0.3, 0.6, 1.2].sort(), 'kernel and zero-ratio rows are left out');
+});

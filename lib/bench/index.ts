@@ -8,6 +8,7 @@ export * from '../models/flops';
 export * from './measure';
 export * from './peaks';
 export * from './profile';
+export * from './figure';
 export * from './projection';
 export * from './workload-tokens';
 export { fmtMs, fmtSig, markdownTable, textTable } from '../util/display';

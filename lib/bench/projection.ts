@@ -157,6 +157,8 @@ export interface ProjectionTarget {
   shape: LlamaShape;
   /** `MeasuredRate.model` whose achieved GFLOP/s is assumed for this shape (same engine, same CPU). */
   ratesFrom: string;
+  /** Add the paper-GPU rows (default true; off for toy models, where launch overhead, not FLOPs, would decide). */
+  gpu?: boolean;
 }
 
 export interface ProjectionRow {
@@ -186,6 +188,7 @@ export function buildProjections(opts: {
   const dpoPairs = opts.dpoPairs ?? 1000;
   const out: ProjectionRow[] = [];
   for (const t of opts.targets) {
+    const tgpus = t.gpu === false ? [] : gpus;
     const m = opts.measured.find((x) => x.model === t.ratesFrom);
     const same = m !== undefined && llamaParamCounts(m.shape).total === llamaParamCounts(t.shape).total;
     for (const w of opts.workloads[t.label] ?? []) {
@@ -197,7 +200,7 @@ export function buildProjections(opts: {
           basis: `${same ? 'measured' : `${m.model}'s measured`} ${fmt(s.executedGflopsPerS)} GFLOP/s (${s.workload}) × FLOPs of ${fmtCount(s.path === 'plain' ? w.plainTokens : w.sharedTokens)} counted positions${w.counted < w.pairs ? ` (${w.counted} pairs counted, ${w.pairs} extrapolated)` : ''}`,
         });
       }
-      for (const g of gpus) {
+      for (const g of tgpus) {
         const r = gpuMinutes(t.shape, scoringFlops(t.shape, w, 'shared'), 2 * w.pairs, g, { mfu: opts.mfu });
         out.push({
           workload: w.name, shape: t.label, where: `${g.name} (on paper)`, minutes: r.minutes,
@@ -214,7 +217,7 @@ export function buildProjections(opts: {
         basis: same ? `measured ${fmt(m.dpo.ms / 1000)} s per step × ${dpoPairs}` : `${m.model}'s measured step × FLOP ratio ${fmt(scale)}`,
       });
     }
-    for (const g of gpus) {
+    for (const g of tgpus) {
       out.push({
         workload: `one DPO epoch, ${dpoPairs} pairs × ${m?.dpo?.tokens ?? 512} tokens`, shape: t.label, where: `${g.name} (on paper)`,
         minutes: (dpoFlops * dpoPairs) / ((opts.mfu ?? 0.4) * g.peakTflops * 1e12) / 60,
@@ -233,4 +236,37 @@ function fmt(x: number): string {
 
 function fmtCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
+}
+
+/** The fields of a bench row the projections read (scripts/bench.ts `BenchRow`). */
+export interface BenchRowLike {
+  model: string;
+  engine: string;
+  workload: string;
+  kind: string;
+  medianMs: number;
+  tokens: number;
+  headRows: string;
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * A model's `MeasuredRate` from one bench run's rows: the FASTEST IPO scoring row (per pair; ipo-pair, -plain,
+ * -batch8, -q8 on any engine) with the FLOPs it executed per second, and the dpo-step row if any.
+ */
+export function measuredRate(rows: readonly BenchRowLike[], model: string, shape: LlamaShape): MeasuredRate {
+  const scoring = rows.filter((r) => r.model === model && r.kind === 'ipo' && r.workload.startsWith('ipo-pair') && Number.isFinite(r.medianMs) && r.medianMs > 0
+    && typeof r.detail?.executedGflop === 'number')
+    .sort((a, b) => a.medianMs - b.medianMs)[0];
+  const dpo = rows.find((r) => r.model === model && r.workload.startsWith('dpo-step-') && Number.isFinite(r.medianMs));
+  return {
+    model, shape,
+    scoring: scoring && {
+      engine: `${scoring.engine}${scoring.detail?.dtype && scoring.detail.dtype !== 'fp32' && scoring.engine === 'onnx' ? ` ${String(scoring.detail.dtype)}` : ''}`,
+      workload: scoring.workload,
+      path: scoring.detail?.variant === 'shared' ? 'shared' : 'plain',
+      executedGflopsPerS: (scoring.detail!.executedGflop as number) / (scoring.medianMs / 1000),
+    },
+    dpo: dpo && { ms: dpo.medianMs, tokens: dpo.tokens / 2, headRows: Number(dpo.headRows) },
+  };
 }
