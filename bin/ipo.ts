@@ -207,12 +207,20 @@ program
   .requiredOption('--out <dir>', 'output folder (config.json, tokenizer files, onnx/model.onnx)')
   .option('--no-past', 'export without past_key_values inputs/outputs (no KV cache)')
   .option('--opset <n>', 'ONNX opset', intArg('--opset', 13), 17)
+  .addOption(new Option('--quantize <dtype>', 'also write onnx/model_quantized.onnx: int8 weight MatMuls as onnxruntime quantize_dynamic (load it with --engine onnx --dtype q8)').choices(['q8']))
   .addOption(jsonOption())
-  .action(async (o: { model: string; out: string; past: boolean; opset: number; json?: boolean }) => {
+  .action(async (o: { model: string; out: string; past: boolean; opset: number; quantize?: 'q8'; json?: boolean }) => {
     const { exportOnnxFromRef } = await import('../lib/models/export-onnx.ts');
-    const r = await exportOnnxFromRef(o.model, o.out, { withPast: o.past, opset: o.opset });
-    print(o, { outDir: r.outDir, onnx: r.onnxPath, bytes: r.bytes, nodes: r.nodes, opset: r.opset, inputs: r.inputs, outputs: r.outputs },
-      () => `wrote ${r.onnxPath} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.nodes} nodes, opset ${r.opset}); load it with --engine onnx --model ${r.outDir}`);
+    const { displayPath } = await import('../lib/util/paths.ts');
+    const r = await exportOnnxFromRef(o.model, o.out, { withPast: o.past, opset: o.opset, quantize: o.quantize });
+    const q = r.quantized;
+    print(o, {
+      outDir: r.outDir, onnx: r.onnxPath, bytes: r.bytes, nodes: r.nodes, opset: r.opset, inputs: r.inputs, outputs: r.outputs,
+      ...(q ? { quantized: { onnx: q.onnxPath, bytes: q.bytes, nodes: q.nodes, quantizedMatMuls: q.quantizedMatMuls, lmHeadQuantized: q.lmHeadQuantized } } : {}),
+    }, () => [
+      `wrote ${displayPath(r.onnxPath)} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.nodes} nodes, opset ${r.opset}); load it with --engine onnx --model ${displayPath(r.outDir)}`,
+      ...(q ? [`wrote ${displayPath(q.onnxPath)} (${(q.bytes / 1e6).toFixed(1)} MB, ${q.quantizedMatMuls} int8 MatMuls); load it with --engine onnx --dtype q8 --model ${displayPath(r.outDir)}`] : []),
+    ].join('\n'));
   });
 
 program

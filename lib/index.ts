@@ -26,7 +26,8 @@ export { ensureBackend, type TfBackendName } from './models/backend';
 export { LlamaTF, expectedParameters, type KVCache } from './models/llama-tf';
 export { TfCausalLM } from './models/tf-causal-lm';
 export { OnnxCausalLM, loadOnnxModel, onnxFileName, ONNX_DTYPES, ONNX_DEVICES, type OnnxDtype, type OnnxDevice, type LoadOnnxOptions } from './models/onnx';
-export { exportOnnx, exportOnnxFromRef, exportOnnxFromWeights, type ExportOnnxOptions, type OnnxExportResult } from './models/export-onnx';
+export { exportOnnx, exportOnnxFromRef, exportOnnxFromWeights, type ExportOnnxOptions, type OnnxExportResult, type QuantizedExportInfo } from './models/export-onnx';
+export { quantizeSymmetricInt8, DynamicQ8 } from './models/onnx-graph';
 export { makeRandomModel, randomWeights, RANDOM_WEIGHTS_NOTE, type MakeRandomModelOptions } from './models/make-model';
 export { SMOLLM2_CHAT_TEMPLATE } from './models/chat-templates';
 export { parseLlamaConfig, readLlamaConfig, SUPPORTED_MODEL_TYPES } from './models/config';
@@ -76,6 +77,7 @@ export * from './scoring/ablations';
 export { PAPER_RESULTS, getPaperResults, paperRow, paperAverageCheck, truncateDecimals, type PaperRow } from './eval/paper-results';
 
 // post-training evaluation: implicit reward, MMLU, win rate vs base; generic bootstrap
+export { compareQuantized, rewardBenchSlice, mcnemarExactP, type QuantizationComparison, type PairComparison, type CompareQuantizedOptions, type SlicePair } from './eval/quantization';
 export { bootstrapCi, pairedBootstrapCi, type BootstrapCi, type BootstrapOptions } from './eval/bootstrap';
 export { implicitRewardAccuracy, pairLogProbs, type ImplicitRewardReport } from './eval/policy-reward';
 export { evaluateMmlu, parseMmluChoice, mmluPrompt, mmluFreeFormPrompt, MMLU_FAITHFUL_NOTE } from './eval/policy-mmlu';

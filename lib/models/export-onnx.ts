@@ -5,6 +5,7 @@
  *   <outDir>/config.json            Hugging Face config (+ "transformers.js_config": {dtype: "fp32"})
  *   <outDir>/tokenizer.json, ...    copied from the tokenizer folder when present
  *   <outDir>/onnx/model.onnx        the decoder graph, built here with onnx-proto (weights as raw_data initializers)
+ *   <outDir>/onnx/model_quantized.onnx   with `quantize: 'q8'`: the same graph, weight MatMuls in int8 (see "q8")
  *
  * Graph I/O, as transformers.js' `decoder_forward` / `addPastKeyValues` / `getPastKeyValues` expect for llama,
  * qwen2 and mistral decoders (names from `getKeyValueNames`: `past_key_values.{i}.key|value` ↔ `present.{i}.key|value`):
@@ -35,16 +36,47 @@
  * rows for fully padded queries), SwiGLU MLP, final norm, tied (Gemm transB on the embedding) or untied LM head,
  * optional q/k/v biases (Qwen2).
  *
+ * q8 (`quantize: 'q8'`, issue #10): ALSO writes `onnx/model_quantized.onnx`, the file transformers.js and the kit's
+ * onnx engine load for dtype `'q8'` (suffix `_quantized`), with the same inputs and outputs. It is the graph that
+ * onnxruntime's `quantize_dynamic(model_in, model_out)` produces with its defaults, built directly instead of by
+ * rewriting (no Python here). Sources: onnxruntime/python/tools/quantization/quantize.py (`quantize_dynamic`:
+ * weight_type=QuantType.QInt8, per_channel=False, reduce_range=False, activations QUInt8 "dynamic activation only
+ * supports uint8", extra_options MatMulConstBOnly=True), onnx_quantizer.py (`is_weight_symmetric` defaults to True for
+ * QInt8; `_get_quantize_input_nodes` emits DynamicQuantizeLinear for uint8 activations from opset 11), quant_utils.py
+ * (`compute_scale_zp`, `quantize_nparray`, symmetric int8 range [-127, 127]), operators/matmul.py
+ * (`MatMulInteger.do_quantization`), registry.py (`IntegerOpsRegistry`: Conv, MatMul, Attention, LSTM, Gather,
+ * Transpose, EmbedLayerNormalization), onnx_model.py (`replace_gemm_with_matmul`). transformers.js's own
+ * scripts/quantize.py (`quantize_q8`) makes its "q8" files the same way (QInt8 weights unless the graph has Conv).
+ *   - Every linear projection (q/k/v/o, gate/up/down) becomes
+ *     `Mul(Cast(MatMulInteger(DynamicQuantizeLinear(x), W_int8, x_zp, 0)), x_scale · W_scale)`, W quantized per
+ *     tensor, symmetric, zero point 0 (`quantizeSymmetricInt8` / `DynamicQ8` in onnx-graph.ts). Each activation is
+ *     quantized once even when it feeds several projections. The attention products (Q·Kᵀ, P·V) have no constant B
+ *     and stay float (MatMulConstBOnly). Biases, norms, RoPE, softmax stay float.
+ *   - LM head: quantized by default (`quantizeLmHead`). Untied: its MatMul is quantized like the others. Tied: the
+ *     Gemm(transB) on the embedding is not in IntegerOpsRegistry, but quantize_dynamic first rewrites every Gemm into
+ *     a MatMul (`replace_gemm_with_matmul`, dynamic mode only), transposing B IN PLACE ("assume B is not used by any
+ *     other node"), which would corrupt the Gather that shares the tied table. We write what that rewrite means for a
+ *     tied head instead: MatMulInteger on an int8 copy of Eᵀ `[hidden, vocab]` named `lm_head.weight_quantized`
+ *     (1 byte per entry, beside the fp32 table the Gather reads). `quantizeLmHead: false` keeps the fp32 Gemm /
+ *     MatMul.
+ *   - Kept fp32 on purpose (a deviation): Gather. quantize_dynamic's registry also quantizes Gathers whose data is an
+ *     initializer (GatherQuant: int8 table + DequantizeLinear), which here would hit the embedding AND the RoPE cos/sin
+ *     tables. A gather is a lookup with no integer arithmetic to speed up, so that only trades accuracy (and, for a
+ *     tied model, would add a second copy of the table) for file size.
+ *   Activations are quantized PER TENSOR at run time, over everything in the call: the q8 logits of a row depend a
+ *   little on the other rows of its batch, on padding, and on `num_logits_to_keep` (the LM head's DynamicQuantizeLinear
+ *   sees only the kept rows). That is how onnxruntime's dynamic quantization behaves for every q8 file.
+ *
  * The file is streamed: graph and node protos come from onnx-proto's encoders, each initializer is encoded and
  * written on its own, so peak memory is the weights plus one tensor. Protobuf caps a message at 2 GB; models whose
  * file would exceed 1.9 GB are refused (external data is not implemented).
  */
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as onnxNs from 'onnx-proto';
 import { parseLlamaConfig, SUPPORTED_MODEL_TYPES } from './config';
 import { ModelLoadError } from './errors';
-import { f32Bytes, GraphBuilder, onnx, OnnxExportError, T, transpose2d, valueInfo, type Initializer } from './onnx-graph';
+import { DynamicQ8, GraphBuilder, onnx, OnnxExportError, T, transpose2d, valueInfo } from './onnx-graph';
 import { expectedParameters, type LlamaTF } from './llama-tf';
 import { loadTfModel } from './load';
 import type { LlamaConfig, WeightMap } from './types';
@@ -70,6 +102,29 @@ export interface ExportOnnxOptions {
    * without it (logits at every position, always).
    */
   logitsToKeep?: boolean;
+  /**
+   * `'q8'`: ALSO write `onnx/model_quantized.onnx` (what transformers.js and the kit's onnx engine load for dtype
+   * `'q8'`), the same graph with the weight MatMuls dynamically quantized to int8 as onnxruntime's `quantize_dynamic`
+   * does with its defaults (see "q8" in the file comment). `onnx/model.onnx` (fp32) is written as usual.
+   */
+  quantize?: 'q8';
+  /**
+   * With `quantize: 'q8'`: quantize the LM head too (default true, as quantize_dynamic does after its Gemm → MatMul
+   * rewrite). false keeps it fp32 (tied: the Gemm on the embedding; untied: a float MatMul).
+   */
+  quantizeLmHead?: boolean;
+}
+
+/** What `quantize: 'q8'` wrote. */
+export interface QuantizedExportInfo {
+  /** `<outDir>/onnx/model_quantized.onnx` */
+  onnxPath: string;
+  bytes: number;
+  nodes: number;
+  initializers: number;
+  /** MatMuls turned into MatMulInteger (7 per layer, + 1 for a quantized LM head). */
+  quantizedMatMuls: number;
+  lmHeadQuantized: boolean;
 }
 
 export interface OnnxExportResult {
@@ -86,6 +141,8 @@ export interface OnnxExportResult {
   outputs: string[];
   /** Files written or copied into outDir (relative paths). */
   files: string[];
+  /** Set when `quantize: 'q8'` also wrote onnx/model_quantized.onnx. */
+  quantized?: QuantizedExportInfo;
 }
 
 /** Tokenizer-side files copied next to the model when the source folder has them. */
@@ -220,6 +277,8 @@ interface WeightSource {
   embedding(): Float32Array;
   /** 1-D tensors: norms and biases. */
   vector(name: string): Float32Array;
+  /** The tied LM head as a `[hidden, vocab]` MatMul B (the embedding transposed), for the q8 graph. */
+  embeddingT(): Float32Array;
 }
 
 function sourceFromLlamaTF(model: LlamaTF): WeightSource {
@@ -233,6 +292,7 @@ function sourceFromLlamaTF(model: LlamaTF): WeightSource {
     linear: (name) => get(name).dataSync() as Float32Array, // stored [in, out] already
     embedding: () => transpose2d(get(EMBED).dataSync() as Float32Array, c.hiddenSize, c.vocabSize), // [hidden, vocab] → [vocab, hidden]
     vector: (name) => get(name).dataSync() as Float32Array,
+    embeddingT: () => get(EMBED).dataSync() as Float32Array, // stored [hidden, vocab] already
   };
 }
 
@@ -253,6 +313,7 @@ function sourceFromWeights(c: LlamaConfig, weights: WeightMap, source: string): 
     },
     embedding: () => w.get(EMBED)!.data,
     vector: (name) => w.get(name)!.data,
+    embeddingT: () => transpose2d(w.get(EMBED)!.data, c.vocabSize, c.hiddenSize),
   };
 }
 
@@ -280,10 +341,19 @@ interface BuiltGraph {
   builder: GraphBuilder;
   inputs: onnxNs.onnx.IValueInfoProto[];
   outputs: onnxNs.onnx.IValueInfoProto[];
+  /** MatMuls written as MatMulInteger (q8 graphs). */
+  quantizedMatMuls: number;
 }
 
-function buildGraph(c: LlamaConfig, w: WeightSource, withPast: boolean, opset: number, logitsToKeep: boolean): BuiltGraph {
+/** q8 graph settings (`null`: the fp32 graph). */
+interface Q8Settings {
+  lmHead: boolean;
+}
+
+function buildGraph(c: LlamaConfig, w: WeightSource, withPast: boolean, opset: number, logitsToKeep: boolean, q8: Q8Settings | null = null): BuiltGraph {
   const g = new GraphBuilder(opset);
+  const dq = q8 ? new DynamicQ8(g) : null;
+  const gemmHead = c.tieWordEmbeddings && !q8?.lmHead; // tied LM head as Gemm transB on the fp32 embedding
   const H = c.numAttentionHeads, KV = c.numKeyValueHeads, hd = c.headDim, D = c.hiddenSize, V = c.vocabSize, I = c.intermediateSize;
   const half = hd / 2;
   const groups = H / KV;
@@ -307,6 +377,10 @@ function buildGraph(c: LlamaConfig, w: WeightSource, withPast: boolean, opset: n
   // --- weights (lazy: bytes are produced while the file is written)
   const embed = g.weight(EMBED, [V, D], () => w.embedding());
   const lin = (name: string, inDim: number, outDim: number) => g.weight(name, [inDim, outDim], () => w.linear(name));
+  /** `x · W` for a linear weight `[inDim, outDim]`: MatMul, or quantize_dynamic's MatMulInteger pattern in q8 graphs. */
+  const linear = (x: string, name: string, inDim: number, outDim: number, hint: string, output?: string) =>
+    dq ? dq.matmul(x, name, [inDim, outDim], () => w.linear(name), { hint, output })
+      : g.op('MatMul', [x, lin(name, inDim, outDim)], {}, hint, output);
   const vec = (name: string, n: number) => g.weight(name, [n], () => w.vector(name));
 
   // --- mask [B, 1, T, S]: query i (absolute position past+i) sees key j iff j <= past+i and attention_mask[j] != 0
@@ -359,7 +433,7 @@ function buildGraph(c: LlamaConfig, w: WeightSource, withPast: boolean, opset: n
     const hint = `layers.${l}`;
     const h = rmsNorm(x, `${pre}input_layernorm.weight`, `${hint}.input_layernorm`);
     const proj = (name: string, outDim: number) => {
-      let y = g.op('MatMul', [h, lin(`${pre}self_attn.${name}.weight`, D, outDim)], {}, `${hint}.${name}`);
+      let y = linear(h, `${pre}self_attn.${name}.weight`, D, outDim, `${hint}.${name}`);
       if (c.attentionBias) y = g.op('Add', [y, vec(`${pre}self_attn.${name}.bias`, outDim)], {}, `${hint}.${name}`);
       return y;
     };
@@ -384,14 +458,14 @@ function buildGraph(c: LlamaConfig, w: WeightSource, withPast: boolean, opset: n
     ctx = g.op('Reshape', [ctx, g.constI64([0, H, -1, hd])], {}, `${hint}.attn`); // [B, H, T, hd]
     ctx = g.op('Transpose', [ctx], { perm: perm0213 }, `${hint}.attn`); // [B, T, H, hd]
     ctx = g.op('Reshape', [ctx, g.constI64([0, 0, H * hd])], {}, `${hint}.attn`);
-    const o = g.op('MatMul', [ctx, lin(`${pre}self_attn.o_proj.weight`, H * hd, D)], {}, `${hint}.o_proj`);
+    const o = linear(ctx, `${pre}self_attn.o_proj.weight`, H * hd, D, `${hint}.o_proj`);
     x = g.op('Add', [x, o], {}, `${hint}.residual`);
 
     const h2 = rmsNorm(x, `${pre}post_attention_layernorm.weight`, `${hint}.post_attention_layernorm`);
-    const gate = g.op('MatMul', [h2, lin(`${pre}mlp.gate_proj.weight`, D, I)], {}, `${hint}.mlp`);
-    const up = g.op('MatMul', [h2, lin(`${pre}mlp.up_proj.weight`, D, I)], {}, `${hint}.mlp`);
+    const gate = linear(h2, `${pre}mlp.gate_proj.weight`, D, I, `${hint}.mlp`);
+    const up = linear(h2, `${pre}mlp.up_proj.weight`, D, I, `${hint}.mlp`);
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate], {}, `${hint}.mlp`)], {}, `${hint}.mlp`), up], {}, `${hint}.mlp`);
-    const down = g.op('MatMul', [act, lin(`${pre}mlp.down_proj.weight`, I, D)], {}, `${hint}.mlp`);
+    const down = linear(act, `${pre}mlp.down_proj.weight`, I, D, `${hint}.mlp`);
     x = g.op('Add', [x, down], {}, `${hint}.residual`);
   }
   let headShape = idsShape; // [B, T'] of the rows that reach the LM head
@@ -400,19 +474,24 @@ function buildGraph(c: LlamaConfig, w: WeightSource, withPast: boolean, opset: n
     const k = g.op('Reshape', ['num_logits_to_keep', g.constI64([1])], {}, 'logits_to_keep'); // [1]
     const start = g.op('Neg', [k], {}, 'logits_to_keep');
     x = g.op('Slice', [x, start, g.constI64([Number.MAX_SAFE_INTEGER]), g.constI64([1])], {}, 'logits_to_keep'); // [B, T', D]
-    if (c.tieWordEmbeddings) headShape = g.op('Slice', [g.op('Shape', [x], {}, 'lm_head'), g.constI64([0]), g.constI64([2])], {}, 'lm_head');
+    if (gemmHead) headShape = g.op('Slice', [g.op('Shape', [x], {}, 'lm_head'), g.constI64([0]), g.constI64([2])], {}, 'lm_head');
   }
   const xn = rmsNorm(x, 'model.norm.weight', 'norm');
-  if (c.tieWordEmbeddings) {
+  if (gemmHead) {
     // logits = x · Eᵀ with E the [vocab, hidden] embedding: Gemm transB keeps one copy of the table.
     const flat = g.op('Reshape', [xn, g.constI64([-1, D])], {}, 'lm_head');
     const lg = g.op('Gemm', [flat, embed], { transB: 1 }, 'lm_head'); // [B·T', V]
     const outShape = g.op('Concat', [headShape, g.constI64([V])], { axis: 0 }, 'lm_head');
     g.op('Reshape', [lg, outShape], {}, 'lm_head', 'logits');
+  } else if (c.tieWordEmbeddings) {
+    // q8, tied: MatMulInteger on an int8 copy of Eᵀ [hidden, vocab] named lm_head.weight (the Gather keeps E in fp32).
+    dq!.matmul(xn, LM_HEAD, [D, V], () => w.embeddingT(), { hint: 'lm_head', output: 'logits' });
+  } else if (dq && q8!.lmHead) {
+    dq.matmul(xn, LM_HEAD, [D, V], () => w.linear(LM_HEAD), { hint: 'lm_head', output: 'logits' });
   } else {
     g.op('MatMul', [xn, lin(LM_HEAD, D, V)], {}, 'lm_head', 'logits');
   }
-  return { builder: g, inputs, outputs };
+  return { builder: g, inputs, outputs, quantizedMatMuls: dq?.matmuls ?? 0 };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -499,6 +578,41 @@ function fmtBytes(n: number): string {
   return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`;
 }
 
+/** Write `plan` to `path` through a temporary file in the same folder (never a half-written model). */
+function writeModelFile(plan: PlannedFile, path: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  let fd: number | null = null;
+  try {
+    fd = openSync(tmp, 'w');
+    plan.write(fd);
+    closeSync(fd);
+    fd = null;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    rmSync(tmp, { force: true });
+    if (e instanceof ModelLoadError) throw e;
+    throw new OnnxExportError(path, `cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** True when `file` is an ONNX model this kit wrote (producer_name sits in the model's first bytes). */
+function writtenByKit(file: string): boolean {
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'r');
+    const head = Buffer.alloc(256);
+    const n = readSync(fd, head, 0, head.length, 0);
+    return head.subarray(0, n).includes('ipo-notebook-kit');
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+const Q8_FILE = 'model_quantized.onnx';
+
 function exportWithSource(
   c: LlamaConfig, src: WeightSource, tokenizerDir: string | null, outDir: string, opts: ExportOnnxOptions, sourceName: string,
 ): OnnxExportResult {
@@ -507,18 +621,34 @@ function exportWithSource(
   const opset = opts.opset ?? DEFAULT_OPSET;
   checkOpset(opset);
   checkExportableConfig(c, sourceName);
+  if (opts.quantize !== undefined && opts.quantize !== 'q8') {
+    throw new OnnxExportError('quantize', `unknown quantization '${String(opts.quantize)}': use 'q8' (or leave it unset for fp32 only)`);
+  }
   const out = resolve(outDir);
   const onnxDir = join(out, 'onnx');
   const onnxPath = join(onnxDir, 'model.onnx');
+  const q8Path = join(onnxDir, Q8_FILE);
 
-  const built = buildGraph(c, src, withPast, opset, logitsToKeep);
+  const io = `${withPast ? 'with' : 'without'} KV cache I/O, ${logitsToKeep ? 'with' : 'without'} num_logits_to_keep`;
   const metadata = { source: sourceName, ...(opts.metadata ?? {}) };
-  const doc = `${c.modelType} decoder exported by ipo-notebook-kit lib/models/export-onnx.ts (fp32, ${withPast ? 'with' : 'without'} KV cache I/O, ${logitsToKeep ? 'with' : 'without'} num_logits_to_keep)`;
-  const plan = planModelFile(built, opset, metadata, doc);
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (plan.totalBytes > maxBytes) {
-    throw new OnnxExportError(onnxPath,
-      `the model needs ${fmtBytes(plan.totalBytes)}, above the ${fmtBytes(maxBytes)} limit of a single protobuf file (ONNX external data is not implemented)`);
+  const checkSize = (plan: PlannedFile, path: string) => {
+    if (plan.totalBytes > maxBytes) {
+      throw new OnnxExportError(path,
+        `the model needs ${fmtBytes(plan.totalBytes)}, above the ${fmtBytes(maxBytes)} limit of a single protobuf file (ONNX external data is not implemented)`);
+    }
+  };
+  const built = buildGraph(c, src, withPast, opset, logitsToKeep);
+  const plan = planModelFile(built, opset, metadata, `${c.modelType} decoder exported by ipo-notebook-kit lib/models/export-onnx.ts (fp32, ${io})`);
+  checkSize(plan, onnxPath);
+  let q8: { built: BuiltGraph; plan: PlannedFile; lmHead: boolean } | null = null;
+  if (opts.quantize === 'q8') {
+    const lmHead = opts.quantizeLmHead ?? true;
+    const qBuilt = buildGraph(c, src, withPast, opset, logitsToKeep, { lmHead });
+    const qMeta = { ...metadata, quantization: `q8: dynamic int8 as onnxruntime quantize_dynamic defaults (QInt8 symmetric per-tensor weights, uint8 DynamicQuantizeLinear activations, MatMulInteger); LM head ${lmHead ? 'int8' : 'fp32'}, embedding Gather fp32` };
+    const qDoc = `${c.modelType} decoder exported by ipo-notebook-kit lib/models/export-onnx.ts (q8 dynamic int8 weight MatMuls, ${io})`;
+    q8 = { built: qBuilt, plan: planModelFile(qBuilt, opset, qMeta, qDoc), lmHead };
+    checkSize(q8.plan, q8Path);
   }
 
   if (tokenizerDir !== null && !(existsSync(tokenizerDir) && statSync(tokenizerDir).isDirectory())) {
@@ -538,21 +668,24 @@ function exportWithSource(
   }
   files.unshift('config.json');
 
-  const tmp = join(onnxDir, `.model.onnx.${process.pid}.tmp`);
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'w');
-    plan.write(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, onnxPath);
-  } catch (e) {
-    if (fd !== null) closeSync(fd);
-    rmSync(tmp, { force: true });
-    if (e instanceof ModelLoadError) throw e;
-    throw new OnnxExportError(onnxPath, `cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  writeModelFile(plan, onnxPath);
   files.push('onnx/model.onnx');
+  let quantized: QuantizedExportInfo | undefined;
+  if (q8) {
+    writeModelFile(q8.plan, q8Path);
+    files.push(`onnx/${Q8_FILE}`);
+    quantized = {
+      onnxPath: q8Path,
+      bytes: statSync(q8Path).size,
+      nodes: q8.built.builder.nodes.length,
+      initializers: q8.built.builder.inits.length,
+      quantizedMatMuls: q8.built.quantizedMatMuls,
+      lmHeadQuantized: q8.lmHead,
+    };
+  } else if (existsSync(q8Path) && writtenByKit(q8Path)) {
+    // A q8 file from an earlier export into this folder now describes other weights: `--dtype q8` must not load it.
+    rmSync(q8Path, { force: true });
+  }
   return {
     outDir: out,
     onnxPath,
@@ -563,6 +696,7 @@ function exportWithSource(
     inputs: built.inputs.map((v) => v.name!),
     outputs: built.outputs.map((v) => v.name!),
     files,
+    ...(quantized ? { quantized } : {}),
   };
 }
 
