@@ -8,6 +8,7 @@ import { loadModel } from '../lib/models/load.ts';
 import { DEFAULT_MODEL } from '../lib/models/resolve.ts';
 import { ONNX_DEVICES, ONNX_DTYPES, type OnnxDevice, type OnnxDtype } from '../lib/models/onnx.ts';
 import type { CausalLM, EngineName } from '../lib/models/types.ts';
+import type { TfBackendName } from '../lib/models/backend.ts';
 
 import { checkPriceTable, type PriceTable } from '../lib/api/usage.ts';
 import { intArg } from '../lib/util/cli-args.ts';
@@ -17,7 +18,7 @@ export { floatArg, intArg } from '../lib/util/cli-args.ts';
 export interface ModelOpts {
   model: string;
   engine?: EngineName;
-  backend?: 'wasm' | 'cpu';
+  backend?: TfBackendName;
   dtype: OnnxDtype;
   device?: OnnxDevice;
   json?: boolean;
@@ -31,7 +32,7 @@ export interface ModelOpts {
 }
 
 export const modelOption = () => new Option('--model <ref>', 'model folder, shared model name, or hub id').default(DEFAULT_MODEL);
-export const backendOption = () => new Option('--backend <name>', 'TensorFlow.js backend (tf engine); default $IPO_TF_BACKEND, else wasm').choices(['wasm', 'cpu']);
+export const backendOption = () => new Option('--backend <name>', 'TensorFlow.js backend (tf engine): wasm, cpu, or webgpu (a GPU through Dawn/Vulkan; see ipo doctor); default $IPO_TF_BACKEND, else wasm').choices(['wasm', 'cpu', 'webgpu']);
 export const engineOption = () => new Option('--engine <name>', 'tf = TensorFlow.js (trainable); onnx = transformers.js / ONNX Runtime (fast inference); api = an OpenAI-compatible server (--base-url; --model then gives the tokenizer); default: $IPO_ENGINE, else from the model folder/id').choices(['tf', 'onnx', 'api']);
 /** `--base-url` may be repeated and each value may be a comma list: every URL is one replica of the served model. */
 const collectUrls = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)];

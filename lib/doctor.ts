@@ -1,8 +1,9 @@
 /**
  * `ipo doctor`: checks the things that break a notebook kit before any cell runs — Node version, the two engines'
- * runtimes, Jupyter under Debian's /usr/bin/python3 (not a pyenv shim), the repo-root tslab kernelspec, Chromium for
- * figures, the shared assets and the default model, the caches. Each check says what it looked at and, when it
- * fails, what to do (kernel discovery and install problems are the most common tslab / tfjs issues).
+ * runtimes, the WebGPU adapter (optional GPU path), Jupyter under Debian's /usr/bin/python3 (not a pyenv shim), the
+ * repo-root tslab kernelspec, Chromium for figures, the shared assets and the default model, the caches. Each check
+ * says what it looked at and, when it fails, what to do (kernel discovery and install problems are the most common
+ * tslab / tfjs issues).
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ export interface DoctorCheck {
 }
 
 const MIN_NODE = [20, 19];
+/** How long `ipo doctor` waits for Dawn's requestAdapter before reporting none. */
+const WEBGPU_TIMEOUT_MS = 5000;
 
 function packageVersion(name: string): string | null {
   // read the file directly: some packages (transformers) do not export their package.json
@@ -50,7 +53,7 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
     return { status: ok ? 'ok' : 'fail', detail: `v${process.versions.node}${ok ? '' : ` — need >= ${MIN_NODE.join('.')} (tslab loads ESM packages through require(esm))`}` };
   }));
   checks.push(await check('npm packages', () => {
-    const names = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@huggingface/transformers', 'onnxruntime-node', 'tslab', 'danfojs-node', 'plotly.js-dist'];
+    const names = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'webgpu', '@huggingface/transformers', 'onnxruntime-node', 'tslab', 'danfojs-node', 'plotly.js-dist'];
     const missing = names.filter((n) => !packageVersion(n));
     if (missing.length) return { status: 'fail', detail: `missing ${missing.join(', ')} — run: bash scripts/setup.sh (npm ci with ONNXRUNTIME_NODE_INSTALL=skip)` };
     return { status: 'ok', detail: names.map((n) => `${n.replace(/^@[^/]+\//, '')} ${packageVersion(n)}`).join(', ') };
@@ -58,6 +61,14 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
   checks.push(await check('tf engine (TensorFlow.js)', async () => {
     const backend = await ensureBackend();
     return { status: 'ok', detail: `backend ${backend}${backend === 'cpu' ? ' (about 30x slower than wasm: unset IPO_TF_BACKEND)' : ''}` };
+  }));
+  checks.push(await check('webgpu adapter', async () => {
+    // bounded: a driver that never answers must not stall doctor (a present adapter answers in well under 1 s)
+    const { probeWebGpu } = await import('./models/webgpu');
+    const r = await probeWebGpu({ timeoutMs: WEBGPU_TIMEOUT_MS });
+    if (r.reason) return { status: 'warn', detail: `${r.reason} (optional: --backend webgpu / --device webgpu need it)` };
+    const a = r.adapter!;
+    return { status: 'ok', detail: `${a.summary}${a.software ? ' — a CPU driver: right for the parity tests, no speed-up (speed needs a real GPU)' : ''}` };
   }));
   checks.push(await check('onnx engine (onnxruntime-node)', async () => {
     const ort = (await import('onnxruntime-node')) as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] };

@@ -22,7 +22,8 @@ export type { CausalLM, ChatMessage, EngineName, ForkBranch, ForkResult, Generat
 export { forkedLogProbsWith, type KvOps } from './models/fork';
 export { loadModel, loadTfModel, detectEngine, weightsComplete, type LoadModelOptions } from './models/load';
 export { DEFAULT_MODEL, resolveModelDir, cachedSnapshot, hubOffline } from './models/resolve';
-export { ensureBackend, type TfBackendName } from './models/backend';
+export { ensureBackend, TF_BACKENDS, type TfBackendName } from './models/backend';
+export { probeWebGpu, webgpuAdapter, WebGpuUnavailableError, WEBGPU_INSTALL_HINT, WEBGPU_SYNC_READ_ERROR, type WebGpuAdapterInfo } from './models/webgpu';
 export { LlamaTF, expectedParameters, type KVCache } from './models/llama-tf';
 export { TfCausalLM } from './models/tf-causal-lm';
 export { OnnxCausalLM, loadOnnxModel, onnxFileName, ONNX_DTYPES, ONNX_DEVICES, type OnnxDtype, type OnnxDevice, type LoadOnnxOptions } from './models/onnx';

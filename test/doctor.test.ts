@@ -41,3 +41,32 @@ test('ipo doctor names what is wrong and how to fix it', () => {
     assert.match(ort.detail, /libonnxruntime_providers_cuda\.so is missing.*cuda12/);
   }
 });
+
+test('ipo doctor reports the WebGPU adapter, or warns with what to install (and IPO_TF_BACKEND=webgpu then fails)', async () => {
+  const { probeWebGpu } = await import('../lib/models/webgpu.ts');
+  const probe = await probeWebGpu({ timeoutMs: 5000 });
+  const here = doctor().out.checks.find((c) => c.name === 'webgpu adapter');
+  assert.ok(here, 'no webgpu adapter check');
+  if (probe.adapter) {
+    assert.equal(here.status, 'ok', here.detail);
+    assert.ok(here.detail.startsWith(probe.adapter.summary), here.detail);
+    assert.equal(/CPU driver/.test(here.detail), probe.adapter.software);
+  } else {
+    assert.equal(here.status, 'warn', here.detail);
+    assert.match(here.detail, /no WebGPU adapter: .*scripts\/setup\.sh/);
+  }
+
+  // no Vulkan driver (the loader is pointed at an ICD file that does not exist): a warning, doctor still passes
+  const none = doctor({ VK_DRIVER_FILES: '/no/such/icd.json', VK_ICD_FILENAMES: '/no/such/icd.json' });
+  const w = none.out.checks.find((c) => c.name === 'webgpu adapter')!;
+  assert.equal(w.status, 'warn');
+  assert.match(w.detail, /^no WebGPU adapter: (no Vulkan driver \(VK_DRIVER_FILES names no existing ICD file\)|no Vulkan loader).*bash scripts\/setup\.sh.*Mesa 25.*NVIDIA driver/);
+  assert.ok(!w.detail.includes('\n'));
+  assert.equal(none.code, 0);
+  // ...unless the tf engine is asked to run on it: then its check fails with the same one line
+  const asked = doctor({ VK_DRIVER_FILES: '/no/such/icd.json', VK_ICD_FILENAMES: '/no/such/icd.json', IPO_TF_BACKEND: 'webgpu' });
+  const tfCheck = asked.out.checks.find((c) => c.name === 'tf engine (TensorFlow.js)')!;
+  assert.equal(tfCheck.status, 'fail');
+  assert.match(tfCheck.detail, /^no WebGPU adapter: .*bash scripts\/setup\.sh/);
+  assert.equal(asked.code, 1);
+});
