@@ -135,6 +135,7 @@ function prepareSmolRandom(): { dir: string; made: boolean } {
     try {
       // README.md is written last by makeRandomModel: its presence marks a complete folder.
       if (!existsSync(join(dir, 'README.md')) || !existsSync(join(dir, 'onnx', 'model.onnx')) || !weightsComplete(dir)) return false;
+      if (!existsSync(join(dir, 'onnx', 'model_quantized.onnx'))) return false; // made before the q8 rows existed
       // graphs exported before the num_logits_to_keep input existed are remade (the bytes of the input name are in the file)
       if (!readFileSync(join(dir, 'onnx', 'model.onnx')).includes('num_logits_to_keep')) return false;
       const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -145,7 +146,7 @@ function prepareSmolRandom(): { dir: string; made: boolean } {
   })();
   if (ok) return { dir, made: false };
   log(`making the SmolLM2-135M-shaped RANDOM-weight model in ${dir} (once; reused by later runs)`);
-  makeRandomModel({ like, outDir: dir, seed: 0 });
+  makeRandomModel({ like, outDir: dir, seed: 0, onnxOptions: { quantize: 'q8' } });
   return { dir, made: true };
 }
 
@@ -165,7 +166,7 @@ async function prepareModel(name: string): Promise<ModelSpec> {
     // Exported fresh every run (the exporter may have changed); small models take well under a second.
     const tag = createHash('sha256').update(resolve(tfDir)).digest('hex').slice(0, 8);
     onnxDir = join(kitCacheDir(), 'bench', `${basename(tfDir)}-${tag}-onnx`);
-    await exportOnnxFromRef(tfDir, onnxDir);
+    await exportOnnxFromRef(tfDir, onnxDir, { quantize: 'q8' });
   }
   let random = false;
   try {
@@ -176,8 +177,8 @@ async function prepareModel(name: string): Promise<ModelSpec> {
   return done({ key: key === 'tinystories-656k' ? key : basename(tfDir), label, tfDir, onnxDir, random, config, decodeTokens: big ? 16 : 64 });
 }
 
-async function loadEngine(spec: ModelSpec, engine: EngineName): Promise<CausalLM> {
-  return engine === 'tf' ? loadTfModel(spec.tfDir) : loadOnnxModel(spec.onnxDir);
+async function loadEngine(spec: ModelSpec, engine: EngineName, dtype: 'fp32' | 'q8' = 'fp32'): Promise<CausalLM> {
+  return engine === 'tf' ? loadTfModel(spec.tfDir) : loadOnnxModel(spec.onnxDir, { dtype });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -726,7 +727,7 @@ async function main(o: Opts): Promise<void> {
   const wl = new Set(o.workloads.split(',').map((s) => s.trim()).filter(Boolean));
   for (const w of wl) if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload '${w}': use ${WORKLOADS.join(', ')}`);
   if (!wl.size) throw new Error('--workloads is empty');
-  const perEngine = (e: string) => 1 + (wl.has('prefill') ? 2 : 0) + (wl.has('decode') ? 1 : 0) + (wl.has('ipo') ? 4 : 0) + (wl.has('dpo') && e === 'tf' ? 1 : 0) + (wl.has('sft') && e === 'tf' ? 1 : 0);
+  const perEngine = (e: string) => 1 + (wl.has('prefill') ? 2 : 0) + (wl.has('decode') ? 1 : 0) + (wl.has('ipo') ? (e === 'onnx' ? 5 : 4) : 0) + (wl.has('dpo') && e === 'tf' ? 1 : 0) + (wl.has('sft') && e === 'tf' ? 1 : 0);
   const profiling = o.profile && wl.has('prefill');
   const steps = 2 * engines.length + specs.length * engines.reduce((a, e) => a + perEngine(e), 0) + (profiling && engines.includes('tf') ? specs.length : 0);
   const bar = progress({ total: steps, label: 'bench' });
@@ -782,6 +783,16 @@ async function main(o: Opts): Promise<void> {
             await ipo(ctx, set, 'shared');
             await ipo(ctx, set, 'batched');
             await ipoCache(ctx, set);
+            if (engine === 'onnx' && existsSync(join(spec.onnxDir, 'onnx', 'model_quantized.onnx'))) {
+              // q8 (int8 weight MatMuls, lib/models/export-onnx.ts): the shared-prefix path on the quantized graph;
+              // FLOPs counted as fp32's (the same multiply-adds, in int8), ratio against the fp32 peak
+              const q8 = await loadEngine(spec, 'onnx', 'q8');
+              try {
+                await ipo({ ...ctx, m: q8 }, set, 'shared', 'ipo-pair-q8');
+              } finally {
+                q8.dispose();
+              }
+            }
           }
           if (engine === 'tf' && profiling) profiles.push(await tfProfile(ctx, 128));
           // last: the DPO step grows the wasm heap the most, and its detail reports the process peaks
@@ -825,6 +836,7 @@ async function main(o: Opts): Promise<void> {
     '+attn = dense attention matmuls 4·L·(H·hd)·T·S as a share of GFLOP; they are executed but not in the headline number.',
     'decode-n: time of generate(32-token prompt, 1+n tokens) minus the median time of generate(…, 1): n KV-cached steps, one token each.',
     'ipo-pair: scorePair as the kit runs it (paper preset; the pair\'s common prefix run once through forkedLogProbs, both responses continued from its KV cache) on pairs whose two IPO prompts are 240–360 tokens; tokens = both prompts. ipo-pair-plain: the same with prefixReuse: false (two independent passes). ipo-pair-batch8: scorePairBatch over the set (length-sorted, 8 sequences per call), per pair. GFLOP counts the PLAIN path\'s work in all three (issue 10: "counting only the FLOPs the plain path would need"); detail.executedGflop is what ran.',
+    'ipo-pair-q8 (onnx): ipo-pair on the q8 graph (onnx/model_quantized.onnx: int8 weight MatMuls, activations quantized per call, as onnxruntime quantize_dynamic); GFLOP and ratio as fp32 (the same multiply-adds, in int8, against the fp32 peak), so a ratio above 1 is possible.',
     'sft-step-T / dpo-step-T (tf): one training step on two T-token sequences, gradients read back, no optimizer update; sft = every weight trainable, FLOPs 3 × forward; dpo = LoRA r 8, FLOPs 3 × policy forward + reference forward.',
     'ipo-cache-warm: the ipo-pair pairs through the cached scorePairs in a fresh cache folder, per pair: the time of a warm rerun (every pair read back); detail.speedup = cold ÷ warm.',
     'kernel rows: median time of the start-of-run measurement; the peak is the best time over the start and end measurements.',

@@ -50,7 +50,7 @@ export interface MakeRandomModelOptions extends RandomWeightsOptions {
   /** Also write onnx/model.onnx. Default true. */
   onnx?: boolean;
   /** Options of the ONNX export (withPast, opset). */
-  onnxOptions?: Pick<ExportOnnxOptions, 'withPast' | 'opset' | 'maxBytes'>;
+  onnxOptions?: Pick<ExportOnnxOptions, 'withPast' | 'opset' | 'maxBytes' | 'quantize'>;
   /** Storage dtype of model.safetensors. The weights are rounded to it first, so the ONNX file holds the same values. */
   dtype?: SafetensorsFloatDtype;
 }
