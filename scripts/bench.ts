@@ -39,6 +39,8 @@ import { createHash } from 'node:crypto';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { readLlamaConfig } from '../lib/models/config.ts';
+import { ensureBackend } from '../lib/models/backend.ts';
+import { probeWebGpu, type WebGpuAdapterInfo } from '../lib/models/webgpu.ts';
 import { exportOnnxFromRef } from '../lib/models/export-onnx.ts';
 import { loadTfModel, weightsComplete } from '../lib/models/load.ts';
 import { makeRandomModel } from '../lib/models/make-model.ts';
@@ -320,8 +322,9 @@ async function withCpu<T>(f: () => Promise<T>): Promise<{ value: T; cpuPerWall: 
 
 function pushRow(ctx: Ctx, r: Omit<BenchRow, 'model' | 'engine' | 'gflops' | 'ratio' | 'attnShare'>): BenchRow {
   const gflops = gflopsPerSecond(r.flops.total, r.medianMs);
+  const where = ctx.engine === 'tf' ? { backend: tf.getBackend() } : { device: (ctx.m as OnnxCausalLM).device };
   const row: BenchRow = {
-    model: ctx.spec.key, engine: ctx.engine, ...r, gflops, ratio: NaN, attnShare: r.flops.total ? r.flops.attention / r.flops.total : 0,
+    model: ctx.spec.key, engine: ctx.engine, ...r, detail: { ...where, ...r.detail }, gflops, ratio: NaN, attnShare: r.flops.total ? r.flops.attention / r.flops.total : 0,
   };
   ctx.rows.push(row);
   ctx.bar.tick(1, { info: `${ctx.spec.key} ${ctx.engine} ${r.workload}: ${fmtMs(r.medianMs)}, ${fmtSig(gflops)} GFLOP/s` });
@@ -630,9 +633,9 @@ const HEADER = ['workload', 'model', 'engine', 'tokens', 'head', 'median', 'runs
 
 const ALIGN = HEADER.map((_, i) => (i < 3 ? 'l' : 'r') as 'l' | 'r');
 
-function tableRows(rows: BenchRow[]): string[][] {
+function tableRows(rows: BenchRow[], label: (r: BenchRow) => string = (r) => r.engine): string[][] {
   return rows.map((r) => [
-    r.workload, r.model, r.engine, r.kind === 'kernel' ? '-' : String(r.tokens), r.headRows, fmtMs(r.medianMs), String(r.reps),
+    r.workload, r.model, label(r), r.kind === 'kernel' ? '-' : String(r.tokens), r.headRows, fmtMs(r.medianMs), String(r.reps),
     r.kind === 'kernel' ? '-' : fmtSig(r.tokensPerS), r.pairsPerS === undefined ? '-' : fmtSig(r.pairsPerS),
     fmtSig(r.flops.total / 1e9), fmtSig(r.gflops), fmtSig(r.ratio, 2), r.kind === 'kernel' ? '-' : `${(100 * r.attnShare).toFixed(0)}%`,
     Number.isFinite(r.cpuPerWall) ? r.cpuPerWall.toFixed(1) : '—',
@@ -649,7 +652,7 @@ function profileRows(p: TfProfile): string[][] {
   return out;
 }
 
-function observations(rows: BenchRow[], peaks: Record<string, number>, profiles: TfProfile[]): string[] {
+function observations(rows: BenchRow[], peaks: Record<string, number>, profiles: TfProfile[], tfBackend = 'wasm'): string[] {
   const out: string[] = [];
   const find = (model: string, engine: string, workload: string) => rows.find((r) => r.model === model && r.engine === engine && r.workload === workload);
   const models = [...new Set(rows.filter((r) => r.kind !== 'kernel').map((r) => r.model))];
@@ -657,7 +660,7 @@ function observations(rows: BenchRow[], peaks: Record<string, number>, profiles:
     const d = r.detail as { speedup: number; coldMsPerPair: number; warmMsPerPair: number; pairs: number };
     out.push(`Cache (${r.model}, ${r.engine}): a warm rerun of ${d.pairs} scored pairs is ${fmtSig(d.speedup)}× faster than the cold run (${fmtMs(d.coldMsPerPair)} → ${fmtMs(d.warmMsPerPair)} per pair; issue 10's target ≥ 100×).`);
   }
-  if (peaks.tf > 0 && peaks.onnx > 0) out.push(`Peaks: onnxruntime-node matmul ${fmtSig(peaks.onnx)} GFLOP/s vs tfjs wasm ${fmtSig(peaks.tf)} GFLOP/s (${fmtSig(peaks.onnx / peaks.tf, 2)}×); tfjs-backend-wasm has no threads in Node, so it uses one of the ${cpus().length} cores.`);
+  if (peaks.tf > 0 && peaks.onnx > 0) out.push(`Peaks: onnxruntime-node matmul ${fmtSig(peaks.onnx)} GFLOP/s vs tfjs ${tfBackend} ${fmtSig(peaks.tf)} GFLOP/s (${fmtSig(peaks.onnx / peaks.tf, 2)}×)${tfBackend === 'wasm' ? `; tfjs-backend-wasm has no threads in Node, so it uses one of the ${cpus().length} cores` : ''}.`);
   for (const model of models) {
     const parts: string[] = [];
     for (const w of [...new Set(rows.filter((r) => r.model === model).map((r) => r.workload))]) {
@@ -717,6 +720,19 @@ async function main(o: Opts): Promise<void> {
     : o.quick ? { warmup: 1, minReps: 3, maxReps: 3 } : { warmup: 1, minReps: 3, maxReps: 10, budgetMs: 4000 };
   const peakReps = o.quick ? 5 : 10;
   const loadStart = loadavg();
+  // Which tfjs backend and ONNX Runtime device the rows ran on ($IPO_TF_BACKEND / $IPO_DEVICE, as every command).
+  const tfBackend = engines.includes('tf') ? await ensureBackend() : 'wasm';
+  const onnxDevice = process.env.IPO_DEVICE ?? 'cpu';
+  let adapter: WebGpuAdapterInfo | null = null;
+  if (tfBackend === 'webgpu' || onnxDevice === 'webgpu') {
+    const p = await probeWebGpu();
+    adapter = p.adapter ?? null;
+    log(`WebGPU adapter: ${p.adapter?.summary ?? p.reason}${p.adapter?.software ? ' — a CPU driver: these rows check correctness, not speed' : ''}`);
+  }
+  const engineLabel = (e: string) => {
+    const where = e === 'tf' ? (tfBackend === 'wasm' ? '' : tfBackend) : e === 'onnx' ? (onnxDevice === 'cpu' ? '' : onnxDevice) : '';
+    return where ? `${e}/${where}${where === 'webgpu' && adapter?.software ? '†' : ''}` : e;
+  };
 
   log(`models: ${modelNames.join(', ')}; engines: ${engines.join(', ')}; runs per workload: ${mopts.minReps === mopts.maxReps ? mopts.minReps : `${mopts.minReps}–${mopts.maxReps} (≤ ${mopts.budgetMs} ms of timed runs after ${mopts.minReps})`} after ${mopts.warmup} warm-up`);
   if (loadStart[0] > 1) log(`note: load average ${loadStart.map((x) => x.toFixed(2)).join(' ')} at start — other processes share the CPU; ratios to the same-run peak are the number to read`);
@@ -842,12 +858,17 @@ async function main(o: Opts): Promise<void> {
     'kernel rows: median time of the start-of-run measurement; the peak is the best time over the start and end measurements.',
     'cores = process CPU time ÷ wall time over the workload\'s runs (warm-up included): how many cores the process kept busy (engine threads plus V8 garbage-collector and compiler threads); well below the engine\'s thread count means waiting, e.g. for a CPU shared with other processes.',
   ];
-  const obs = observations(all, peaks, profiles);
+  // the onnx matmul peak always runs on ONNX Runtime's CPU EP (a one-node session), whatever IPO_DEVICE says
+  const rowLabel = (r: BenchRow) => (r.kind === 'kernel' ? (r.engine === 'tf' ? engineLabel('tf') : 'onnx') : engineLabel(r.engine));
+  const obs = observations(all, peaks, profiles, tfBackend);
+  if (adapter?.software) notes.push(`† ${adapter.summary}: a CPU implementation of Vulkan (Mesa lavapipe); the webgpu rows check that the GPU path runs and agrees, their speed means nothing.`);
+  if (onnxDevice !== 'cpu') notes.push(`onnx rows ran on device ${onnxDevice}; the onnx matmul peak is ONNX Runtime's CPU EP, so their ratios compare against the CPU.`);
   const report = {
     kind: 'ipo-notebook-kit bench',
     date: new Date().toISOString(),
     totalSeconds,
-    options: { quick: !!o.quick, models: modelNames, engines, measure: mopts, peakReps },
+    options: { quick: !!o.quick, models: modelNames, engines, measure: mopts, peakReps, tfBackend, onnxDevice },
+    webgpuAdapter: adapter,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memGB: totalmem() / 2 ** 30, loadavgStart: loadStart, loadavgEnd: loadEnd },
     versions: versions(),
     peaks: Object.fromEntries(engines.map((e) => [e, { gflops: peaks[e], shape: peakOf([...peakRuns.start, ...peakRuns.end].filter((r) => r.engine === e)).shape }])),
@@ -869,7 +890,7 @@ async function main(o: Opts): Promise<void> {
   const human = [
     `peaks (best fp32 matmul, this run): ${engines.map((e) => `${e} ${fmtSig(peaks[e])} GFLOP/s`).join(', ')}`,
     '',
-    textTable(HEADER, tableRows(all), ALIGN),
+    textTable(HEADER, tableRows(all, rowLabel), ALIGN),
     ...profiles.flatMap((p) => ['', `TF kernel profile, ${p.model} ${p.workload} (one tf.profile pass, wall ${fmtMs(p.wallMs)}):`, textTable(['category', 'calls', 'time', 'share', 'GFLOP/s'], profileRows(p))]),
     '',
     ...specs.filter((s) => s.random).map((s) => `${s.key}: RANDOM weights (shape-true SmolLM2-135M, ${(llamaParamCounts(s.config).total / 1e6).toFixed(1)} M params) — speed only.`),
@@ -884,11 +905,13 @@ async function main(o: Opts): Promise<void> {
     '',
     `${report.date} · ${report.machine.cpus} × ${report.machine.cpuModel} · ${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(' · ')}`,
     '',
+    `tf engine on the ${tfBackend} backend, onnx engine on device ${onnxDevice}${adapter ? ` (WebGPU adapter: ${adapter.summary})` : ''}.`,
+    '',
     `Finished in ${totalSeconds.toFixed(1)} s. Load average ${loadStart.map((x) => x.toFixed(2)).join(' ')} at start, ${loadEnd.map((x) => x.toFixed(2)).join(' ')} at end.`,
     '',
     `**Peaks** (best fp32 matmul of each engine, this run): ${engines.map((e) => `${e} ${fmtSig(peaks[e])} GFLOP/s (${report.peaks[e].shape ? shapeLabel(report.peaks[e].shape!) : '?'})`).join(', ')}.`,
     '',
-    markdownTable(HEADER, tableRows(all), ALIGN),
+    markdownTable(HEADER, tableRows(all, rowLabel), ALIGN),
     '',
     ...profiles.flatMap((p) => [`**TF kernel profile**, ${p.model} ${p.workload} (one \`tf.profile\` pass, wall ${fmtMs(p.wallMs)}):`, '', markdownTable(['category', 'calls', 'time', 'share', 'GFLOP/s'], profileRows(p)), '']),
     '## Models',

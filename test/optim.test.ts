@@ -101,21 +101,21 @@ test('AdamW at lr 0 (first warmup step) leaves θ unchanged but advances moments
   opt.dispose();
 });
 
-test('AdamW keeps tf.memory().numTensors constant from step to step', () => {
+test('AdamW keeps tf.memory().numTensors constant from step to step', async () => {
   const a = tf.variable(tf.randomNormal([8, 8]), true, 'opt_mem_a');
   const b = tf.variable(tf.randomNormal([8]), true, 'opt_mem_b');
   const start = tf.memory().numTensors;
   const opt = new AdamW([a, b], { lr: 1e-3, weightDecay: 0.01 });
-  const stepOnce = () => {
+  const stepOnce = async () => {
     const { grads, value } = tf.variableGrads(() => tf.add(tf.sum(tf.square(a)), tf.sum(tf.mul(b, 3))), [a, b]);
-    const clipped = clipGradNorm(grads, 0.3);
+    const clipped = await clipGradNorm(grads, 0.3);
     opt.step(clipped.grads);
     tf.dispose([value, Object.values(grads), Object.values(clipped.grads)]);
   };
-  stepOnce(); // creates the moments: exactly m and v per variable, nothing else left behind
+  await stepOnce(); // creates the moments: exactly m and v per variable, nothing else left behind
   const before = tf.memory().numTensors;
   assert.equal(before, start + 4);
-  for (let i = 0; i < 5; i++) stepOnce();
+  for (let i = 0; i < 5; i++) await stepOnce();
   assert.equal(tf.memory().numTensors, before);
   opt.dispose();
   assert.equal(tf.memory().numTensors, start);
@@ -246,10 +246,10 @@ test("warmupStepsFromRatio = HF math.ceil(total * ratio), float artefacts includ
   assert.throws(() => warmupStepsFromRatio(10, 1.5), /ratio must lie in \[0, 1\]/);
 });
 
-test('clipGradNorm = torch clip_grad_norm_: total L2 norm, coef max_norm/(total+1e-6) clamped to 1', () => {
+test('clipGradNorm = torch clip_grad_norm_: total L2 norm, coef max_norm/(total+1e-6) clamped to 1', async () => {
   const grads = { a: tf.tensor2d([[3, 0], [0, 4]]), b: tf.tensor1d([12]) }; // ‖a‖ = 5, total = 13
   const before = tf.memory().numTensors;
-  const c = clipGradNorm(grads, 1);
+  const c = await clipGradNorm(grads, 1);
   assert.ok(Math.abs(c.totalNorm - 13) < 1e-6);
   const coef = 1 / (13 + 1e-6);
   const a = c.grads.a.dataSync();
@@ -257,21 +257,21 @@ test('clipGradNorm = torch clip_grad_norm_: total L2 norm, coef max_norm/(total+
   for (let i = 0; i < 4; i++) assert.ok(Math.abs(a[i] - expA[i]) < 1e-7, `a[${i}] = ${a[i]}`);
   assert.ok(Math.abs(c.grads.b.dataSync()[0] - 12 * coef) < 1e-6);
   // clipped norm ≈ max_norm
-  const n2 = clipGradNorm(c.grads, 100);
+  const n2 = await clipGradNorm(c.grads, 100);
   assert.ok(Math.abs(n2.totalNorm - 1) < 1e-5);
   // below max_norm: unchanged (×1 exactly), input untouched
-  const u = clipGradNorm(grads, 100);
+  const u = await clipGradNorm(grads, 100);
   assert.deepEqual(Array.from(u.grads.a.dataSync()), [3, 0, 0, 4]);
   assert.deepEqual(Array.from(grads.a.dataSync()), [3, 0, 0, 4]);
   tf.dispose([Object.values(c.grads), Object.values(n2.grads), Object.values(u.grads)]);
   assert.equal(tf.memory().numTensors, before);
   // non-finite: NaN norm, NaN grads (torch default), or an error when asked
   const nan = { a: tf.tensor1d([NaN, 1]) };
-  const cn = clipGradNorm(nan, 1);
+  const cn = await clipGradNorm(nan, 1);
   assert.ok(Number.isNaN(cn.totalNorm));
   assert.ok(Number.isNaN(cn.grads.a.dataSync()[1]));
-  assert.throws(() => clipGradNorm(nan, 1, { errorIfNonfinite: true }), /total gradient norm is non-finite \(NaN\)/);
-  assert.deepEqual(clipGradNorm({}, 1), { grads: {}, totalNorm: 0 });
-  assert.throws(() => clipGradNorm(grads, 0), /maxNorm must be a finite number > 0, got 0/);
+  await assert.rejects(clipGradNorm(nan, 1, { errorIfNonfinite: true }), /total gradient norm is non-finite \(NaN\)/);
+  assert.deepEqual(await clipGradNorm({}, 1), { grads: {}, totalNorm: 0 });
+  await assert.rejects(clipGradNorm(grads, 0), /maxNorm must be a finite number > 0, got 0/);
   tf.dispose([Object.values(grads), Object.values(nan), Object.values(cn.grads)]);
 });

@@ -109,7 +109,7 @@ test('measuredRate picks the fastest scoring row and its executed rate; toy targ
   ];
   const r = measuredRate(rows, 'm', SMOL);
   assert.deepEqual(r.scoring, { engine: 'onnx q8', workload: 'ipo-pair-q8', path: 'shared', executedGflopsPerS: 450 });
-  assert.deepEqual(r.dpo, { ms: 9000, tokens: 512, headRows: 384 });
+  assert.deepEqual(r.dpo, { ms: 9000, tokens: 512, headRows: 384, engine: 'tf wasm' });
   const w: WorkloadTokens = { name: 'w', pairs: 10, counted: 10, plainTokens: 1000, sharedTokens: 800, note: '' };
   const proj = buildProjections({ measured: [r], targets: [{ label: 'toy', shape: SMOL, ratesFrom: 'm', gpu: false }], workloads: { toy: [w] } });
   assert.deepEqual(proj.map((p) => p.where), ['this CPU (onnx q8)', 'this CPU (tf wasm)']);

@@ -259,3 +259,42 @@ test('(e) dataSync of a GPU tensor on webgpu is one line saying what to use (Nod
     }
   });
 });
+
+test('(f) training end to end on webgpu (ipo dpo / ipo sft --backend webgpu): the same weights as wasm, checkpoints and merge work', { skip }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { readSafetensors } = await import('../lib/models/safetensors.ts');
+  const { writeFileSync, existsSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'ipo-webgpu-train-'));
+  try {
+    const pairs = [
+      { prompt: 'Tell me a story about a cat.', chosen: 'Once upon a time, a cat found a ball and played all day.', rejected: 'cat cat no.' },
+      { prompt: 'What did Lily see?', chosen: 'Lily saw a big red ball in the park.', rejected: 'Nothing at all ever.' },
+      { prompt: 'Who is Tom?', chosen: 'Tom is a little boy who likes to run.', rejected: 'Tom Tom Tom.' },
+    ];
+    writeFileSync(join(dir, 'pairs.jsonl'), pairs.map((p) => JSON.stringify(p)).join('\n') + '\n');
+    writeFileSync(join(dir, 'sft.jsonl'), pairs.map((p) => JSON.stringify({ prompt: p.prompt, completion: p.chosen })).join('\n') + '\n');
+    const run = (backend: TfBackendName, args: string[]) => {
+      const r = spawnSync(process.execPath, ['bin/ipo.mjs', ...args, '--backend', backend, '--max-steps', '2', '--json'], {
+        encoding: 'utf8', env: { ...process.env, IPO_CACHE_DIR: join(dir, `cache-${backend}`), IPO_PROGRESS: '0', IPO_OFFLINE: '1' },
+      });
+      assert.equal(r.status, 0, `${backend} ${args[0]}: ${r.stderr.split('\n').filter((l) => l && !l.includes('maxDynamic')).slice(-3).join(' | ')}`);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { train: Record<string, number>; steps: number };
+    };
+    const compare = (a: string, b: string, tol: number) => {
+      const [x, y] = [readSafetensors(a), readSafetensors(b)];
+      assert.equal(x.size, y.size);
+      for (const [k, t] of x) assert.ok(maxAbsDiff(t.data, y.get(k)!.data) < tol, `${k}: max |webgpu − wasm| ${maxAbsDiff(t.data, y.get(k)!.data)}`);
+    };
+    for (const backend of ['wasm', 'webgpu'] as const) {
+      const d = run(backend, ['dpo', '--train', join(dir, 'pairs.jsonl'), '--out', join(dir, `dpo-${backend}`)]);
+      assert.equal(d.steps, 2);
+      assert.ok(existsSync(join(dir, `dpo-${backend}`, 'checkpoints')), 'checkpoint written (optimizer moments read back)');
+      run(backend, ['sft', '--train', join(dir, 'sft.jsonl'), '--out', join(dir, `sft-${backend}`), '--lr', '1e-3']);
+    }
+    // LoRA adapters after two AdamW steps, and the full fine-tuned SFT weights (merge + safetensors on webgpu)
+    compare(join(dir, 'dpo-wasm', 'adapter_model.safetensors'), join(dir, 'dpo-webgpu', 'adapter_model.safetensors'), 1e-6);
+    compare(join(dir, 'sft-wasm', 'model.safetensors'), join(dir, 'sft-webgpu', 'model.safetensors'), 1e-4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -101,7 +101,7 @@ async function timeSamples(fn: () => unknown, warmup: number, reps: number): Pro
 
 /**
  * fp32 `tf.matMul` on the kit's TensorFlow.js backend (`ensureBackend`, wasm by default), result read back with
- * `dataSync` inside the timed region. Best of `reps` after `warmup` per shape.
+ * an awaited `data()` inside the timed region. Best of `reps` after `warmup` per shape.
  */
 export async function tfMatmulPeak(opts: PeakOptions = {}): Promise<KernelResult[]> {
   const { ensureBackend, tf } = await import('../models/backend');
@@ -111,9 +111,9 @@ export async function tfMatmulPeak(opts: PeakOptions = {}): Promise<KernelResult
     const a = tf.tensor2d(filledMatrix(shape.m * shape.k, 1), [shape.m, shape.k]);
     const b = tf.tensor2d(filledMatrix(shape.k * shape.n, 2), [shape.k, shape.n]);
     try {
-      const samples = await timeSamples(() => {
+      const samples = await timeSamples(async () => {
         const y = tf.matMul(a, b);
-        y.dataSync();
+        await y.data(); // awaited: webgpu has no synchronous read in Node (dataSync on wasm/cpu costs the same)
         y.dispose();
       }, opts.warmup ?? 2, opts.reps ?? 10);
       out.push(kernelResult('tf', shape, samples));

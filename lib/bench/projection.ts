@@ -147,8 +147,8 @@ export interface MeasuredRate {
   shape: LlamaShape;
   /** The fastest IPO scoring row of this model: FLOPs it actually executed ÷ its time. */
   scoring?: { engine: string; workload: string; path: 'plain' | 'shared'; executedGflopsPerS: number };
-  /** dpo-step row: ms per [chosen; rejected] pair of `tokens` each, `headRows` completion rows. */
-  dpo?: { ms: number; tokens: number; headRows: number };
+  /** dpo-step row: ms per [chosen; rejected] pair of `tokens` each, `headRows` completion rows, on `engine`. */
+  dpo?: { ms: number; tokens: number; headRows: number; engine?: string };
 }
 
 /** A model shape to project for, and which measured model's rates stand in for it on this CPU. */
@@ -212,7 +212,7 @@ export function buildProjections(opts: {
     if (m?.dpo) {
       const scale = same ? 1 : dpoFlops / dpoStepFlops(m.shape, m.dpo.tokens, m.dpo.headRows);
       out.push({
-        workload: `one DPO epoch, ${dpoPairs} pairs × ${m.dpo.tokens} tokens`, shape: t.label, where: 'this CPU (tf wasm)',
+        workload: `one DPO epoch, ${dpoPairs} pairs × ${m.dpo.tokens} tokens`, shape: t.label, where: `this CPU (${m.dpo.engine ?? 'tf wasm'})`,
         minutes: (m.dpo.ms * scale * dpoPairs) / 60000,
         basis: same ? `measured ${fmt(m.dpo.ms / 1000)} s per step × ${dpoPairs}` : `${m.model}'s measured step × FLOP ratio ${fmt(scale)}`,
       });
@@ -262,11 +262,11 @@ export function measuredRate(rows: readonly BenchRowLike[], model: string, shape
   return {
     model, shape,
     scoring: scoring && {
-      engine: `${scoring.engine}${scoring.detail?.dtype && scoring.detail.dtype !== 'fp32' && scoring.engine === 'onnx' ? ` ${String(scoring.detail.dtype)}` : ''}`,
+      engine: `${scoring.engine}${scoring.detail?.device && scoring.detail.device !== 'cpu' ? `/${String(scoring.detail.device)}` : ''}${scoring.detail?.dtype && scoring.detail.dtype !== 'fp32' && scoring.engine === 'onnx' ? ` ${String(scoring.detail.dtype)}` : ''}`,
       workload: scoring.workload,
       path: scoring.detail?.variant === 'shared' ? 'shared' : 'plain',
       executedGflopsPerS: (scoring.detail!.executedGflop as number) / (scoring.medianMs / 1000),
     },
-    dpo: dpo && { ms: dpo.medianMs, tokens: dpo.tokens / 2, headRows: Number(dpo.headRows) },
+    dpo: dpo && { ms: dpo.medianMs, tokens: dpo.tokens / 2, headRows: Number(dpo.headRows), engine: `${dpo.engine} ${String(dpo.detail?.backend ?? 'wasm')}` },
   };
 }

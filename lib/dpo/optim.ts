@@ -153,6 +153,11 @@ export class AdamW {
    * `<name>.exp_avg`, `<name>.exp_avg_sq` (the variable's shape) and `<name>.step` (shape [1]) per variable that has
    * stepped. Float32 copies, so `importState` resumes bit for bit.
    */
+  /** The moment tensors (exp_avg, exp_avg_sq of every stepped variable), e.g. for `readableOnHost` before `exportState`. */
+  stateTensors(): tf.Tensor[] {
+    return [...this.slots.values()].flatMap((s) => [s.m, s.v]);
+  }
+
   exportState(): WeightMap {
     const out: WeightMap = new Map();
     for (const [name, s] of this.slots) {
@@ -262,9 +267,10 @@ export interface ClipGradNormOptions {
  *   gᵢ ← gᵢ · clip_coef                                    (always multiplied, as torch does; ×1 is exact)
  *
  * tfjs tensors are immutable, so the clipped gradients are NEW tensors (same keys); the caller disposes both maps.
- * Returns the pre-clip `totalNorm` (HF logs it as `grad_norm`). An empty map gives totalNorm 0.
+ * Returns the pre-clip `totalNorm` (HF logs it as `grad_norm`). An empty map gives totalNorm 0. Async because the norm
+ * is read back to the host (torch's `.item()` in HF's logging), which on webgpu can only be awaited.
  */
-export function clipGradNorm(grads: tf.NamedTensorMap, maxNorm: number, opts: ClipGradNormOptions = {}): { grads: tf.NamedTensorMap; totalNorm: number } {
+export async function clipGradNorm(grads: tf.NamedTensorMap, maxNorm: number, opts: ClipGradNormOptions = {}): Promise<{ grads: tf.NamedTensorMap; totalNorm: number }> {
   if (typeof maxNorm !== 'number' || !Number.isFinite(maxNorm) || maxNorm <= 0) {
     throw new Error(`clipGradNorm: maxNorm must be a finite number > 0, got ${maxNorm} (HF skips clipping when max_grad_norm is 0)`);
   }
@@ -272,7 +278,7 @@ export function clipGradNorm(grads: tf.NamedTensorMap, maxNorm: number, opts: Cl
   if (names.length === 0) return { grads: {}, totalNorm: 0 };
   for (const n of names) if (!(grads[n] instanceof tf.Tensor)) throw new Error(`clipGradNorm: gradient '${n}' is not a tensor`);
   const total = tf.tidy(() => tf.norm(tf.stack(names.map((n) => tf.norm(grads[n]))))) as tf.Scalar;
-  const totalNorm = total.dataSync()[0];
+  const totalNorm = (await total.data())[0]; // async: a synchronous read is impossible on webgpu in Node
   if (opts.errorIfNonfinite && !Number.isFinite(totalNorm)) {
     total.dispose();
     throw new Error(`clipGradNorm: the total gradient norm is non-finite (${totalNorm})`);

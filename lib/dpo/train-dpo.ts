@@ -20,7 +20,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { contentHash } from '../util/cache';
 import { runCachedLoop } from '../util/cached-loop';
-import { forgetFingerprint, modelFingerprint } from '../models/fingerprint';
+import { modelFingerprint, refreshFingerprint } from '../models/fingerprint';
+import { readableOnHost } from '../models/backend';
 import type { TfCausalLM } from '../models/tf-causal-lm';
 import { writeSafetensors } from '../models/safetensors';
 import { collate, type TokenRow } from './collate';
@@ -234,7 +235,9 @@ export async function trainDpo(model: TfCausalLM, pairs: readonly PairInput[], o
       },
     });
 
-    if (!lora) forgetFingerprint(model); // full fine-tuning changed the weights in place
+    // webgpu: the weights and adapters are read synchronously below (merge, safetensors), which needs a host copy
+    await readableOnHost([...model.model.params.values(), ...(lora ? lora.variables : [])]);
+    if (!lora) await refreshFingerprint(model); // full fine-tuning changed the weights in place
     // the merged policy as a model folder, and the adapter on its own (PEFT names) for LoRA runs
     const weights = lora ? lora.mergedWeightMap() : model.model.toWeightMap();
     const baseModel = displayPath(opts.baseModel ?? model.ref);

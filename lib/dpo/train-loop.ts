@@ -23,6 +23,7 @@ import type { LoraConfig } from './lora';
 import type { TruncationMode } from './tokenize';
 import { latestCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
 import { AdamW, clipGradNorm, cosineWithWarmup, warmupStepsFromRatio } from './optim';
+import { readableOnHost } from '../models/backend';
 
 /** Optimisation settings shared by SFT and DPO; defaults are the official `DPO/ours.py` values where it has one. */
 export interface OptimArgs {
@@ -259,7 +260,8 @@ export async function runTrainLoop<E>(spec: LoopSpec<E>): Promise<LoopResult> {
     evals.push(rec);
     log(rec);
   };
-  const checkpoint = (step: number) => {
+  const checkpoint = async (step: number) => {
+    await readableOnHost([...spec.variables.values(), ...optimizer.stateTensors()]); // webgpu: sync reads need a host copy
     const state: CheckpointState = {
       version: 1,
       kind: spec.kind,
@@ -313,7 +315,7 @@ export async function runTrainLoop<E>(spec: LoopSpec<E>): Promise<LoopResult> {
       const grads = acc!;
       let gradNorm: number;
       if (a.maxGradNorm > 0) {
-        const clipped = clipGradNorm(grads, a.maxGradNorm);
+        const clipped = await clipGradNorm(grads, a.maxGradNorm);
         gradNorm = clipped.totalNorm;
         optimizer.step(clipped.grads, lr);
         for (const g of Object.values(clipped.grads)) g.dispose();
@@ -340,7 +342,7 @@ export async function runTrainLoop<E>(spec: LoopSpec<E>): Promise<LoopResult> {
       bar.tick(1, { info: `loss ${lossSum.toFixed(4)}` });
       const done = step + 1;
       if (a.evalSteps > 0 && done % a.evalSteps === 0 && done < totalSteps) await runEval(done);
-      if ((a.saveSteps > 0 && done % a.saveSteps === 0) || done === totalSteps) checkpoint(done);
+      if ((a.saveSteps > 0 && done % a.saveSteps === 0) || done === totalSteps) await checkpoint(done);
     }
   } finally {
     bar.done();

@@ -11,7 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { contentHash } from '../util/cache';
-import { forgetFingerprint, modelFingerprint } from '../models/fingerprint';
+import { modelFingerprint, refreshFingerprint } from '../models/fingerprint';
+import { readableOnHost } from '../models/backend';
 import type { TfCausalLM } from '../models/tf-causal-lm';
 import type { SftExample } from '../data/sft-examples';
 import { collate, type TokenRow } from './collate';
@@ -159,7 +160,8 @@ export async function trainSft(model: TfCausalLM, examples: readonly SftExample[
         return { loss: tf.div(o.sum, o.tokens) as tf.Scalar, perExample: { token_nll: rowMean } };
       },
     });
-    forgetFingerprint(model);
+    await readableOnHost([...model.model.params.values(), ...(lora ? lora.variables : [])]); // webgpu: host copies for the sync reads below
+    await refreshFingerprint(model);
     const weights = lora ? lora.mergedWeightMap() : model.model.toWeightMap();
     const files = saveModelFolder(opts.outDir, model.ref, model.model.config, weights, {
       trainer: 'sft',

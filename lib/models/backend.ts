@@ -46,3 +46,15 @@ export function ensureBackend(name?: TfBackendName): Promise<TfBackendName> {
 }
 
 export { tf };
+
+/**
+ * Make `tensors` readable with `dataSync()` on every backend. On webgpu in Node a synchronous read of a GPU-resident
+ * tensor is impossible (tfjs-backend-webgpu needs the browser's OffscreenCanvas; Dawn has no blocking map), but an
+ * awaited `data()` caches the values on the CPU side of the tensor (`convertAndCacheOnCPU`), after which `dataSync()`
+ * returns them. On wasm / cpu the data is already on the host: nothing is done. Call it before code that reads
+ * weights synchronously (checkpoints, merges, fingerprints, exports).
+ */
+export async function readableOnHost(tensors: Iterable<tf.Tensor>): Promise<void> {
+  if (tf.getBackend() !== 'webgpu') return;
+  await Promise.all([...tensors].map((t) => t.data()));
+}

@@ -702,7 +702,8 @@ function exportWithSource(
 
 /**
  * Export a loaded `LlamaTF` to `outDir` (config.json, tokenizer files from `tokenizerDir`, onnx/model.onnx).
- * No tfjs tensors are created (weights are read with `dataSync`).
+ * No tfjs tensors are created (weights are read with `dataSync`; on the webgpu backend, after training, call
+ * `await readableOnHost(model.params.values())` from lib/models/backend.ts first).
  */
 export function exportOnnx(model: LlamaTF, tokenizerDir: string, outDir: string, opts: ExportOnnxOptions = {}): OnnxExportResult {
   if (model.params.size === 0) throw new OnnxExportError(tokenizerDir, 'the model has no parameters (was it disposed?)');

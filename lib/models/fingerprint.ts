@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { readableOnHost } from './backend';
 import { TfCausalLM } from './tf-causal-lm';
 import type { CausalLM } from './types';
 
@@ -43,6 +44,17 @@ export function modelFingerprint(model: CausalLM): string {
   const fp = h.digest('hex').slice(0, 16);
   memo.set(model, fp);
   return fp;
+}
+
+/**
+ * Recompute and memoise the fingerprint of `model` now, reading TF weights with awaited `data()` first
+ * (`readableOnHost`), so it also works on the webgpu backend, where `modelFingerprint`'s synchronous read of a weight
+ * that has been used on the GPU is impossible. Called after in-place training and, on webgpu, at load time.
+ */
+export async function refreshFingerprint(model: CausalLM): Promise<string> {
+  memo.delete(model);
+  if (model instanceof TfCausalLM) await readableOnHost(model.model.params.values());
+  return modelFingerprint(model);
 }
 
 /** Drop the memoised fingerprint of `model` (its weights changed in place, e.g. after training). */

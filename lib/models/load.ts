@@ -6,7 +6,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ApiEngineOptions } from './api';
-import { ensureBackend, type TfBackendName } from './backend';
+import { ensureBackend, tf, type TfBackendName } from './backend';
+import { refreshFingerprint } from './fingerprint';
 import { readLlamaConfig } from './config';
 import { LlamaTF } from './llama-tf';
 import { loadOnnxModel, type OnnxDevice, type OnnxDtype } from './onnx';
@@ -71,7 +72,11 @@ export async function loadTfModel(ref: string = DEFAULT_MODEL, opts: LoadModelOp
   const tokenizer = loadTokenizer(dir, { chatTemplate: opts.chatTemplate });
   const weights = loadSafetensorsFolder(dir);
   const model = new LlamaTF(config, weights, { trainable: opts.trainable, source: dir });
-  return new TfCausalLM(dir, model, tokenizer);
+  const lm = new TfCausalLM(dir, model, tokenizer);
+  // webgpu: fingerprint now, while the weights are still on the host side (a synchronous read of a weight the GPU
+  // has used is impossible in Node), so the sync `modelFingerprint` of every cached loop finds it memoised
+  if (tf.getBackend() === 'webgpu') await refreshFingerprint(lm);
+  return lm;
 }
 
 /**

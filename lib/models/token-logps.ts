@@ -38,7 +38,23 @@ interface CompletionRows {
   counts: number[];
 }
 
+/**
+ * Host rows per (ids, mask) tensor pair: a DPO step reads the same batch twice (reference, then policy inside
+ * `tf.variableGrads`, which must stay synchronous), and on the webgpu backend a tensor the GPU has used can no longer be
+ * read synchronously in Node. The first read happens before any forward pass uses the tensors, the second is a hit.
+ */
+const rowsMemo = new WeakMap<tf.Tensor, WeakMap<tf.Tensor, CompletionRows>>();
+
 function completionRows(model: LlamaTF, ids: tf.Tensor2D, completionMask: tf.Tensor2D): CompletionRows {
+  const hit = rowsMemo.get(ids)?.get(completionMask);
+  if (hit && !ids.isDisposed && !completionMask.isDisposed) return hit;
+  const rows = readCompletionRows(model, ids, completionMask);
+  if (!rowsMemo.has(ids)) rowsMemo.set(ids, new WeakMap());
+  rowsMemo.get(ids)!.set(completionMask, rows);
+  return rows;
+}
+
+function readCompletionRows(model: LlamaTF, ids: tf.Tensor2D, completionMask: tf.Tensor2D): CompletionRows {
   if (ids.rank !== 2 || ids.dtype !== 'int32') throw new Error(`ids must be an int32 [batch, T] tensor, got ${ids.dtype} [${ids.shape}]`);
   const [B, T] = ids.shape;
   if (completionMask.rank !== 2 || completionMask.shape[0] !== B || completionMask.shape[1] !== T) {
