@@ -99,3 +99,12 @@ export function print(o: { json?: boolean }, obj: Record<string, unknown>, human
 export function logLine(s: string): void {
   process.stderr.write(`${s}\n`);
 }
+
+/** ipo scoring speed options of `rewardbench` / `rmbench` (they change how the numbers are computed, not the numbers). */
+export interface ScoringSpeedOpts {
+  batchSize?: number;
+  prefixReuse: boolean;
+}
+
+export const batchSizeOption = () => new Option('--batch-size <n>', 'ipo: sequences per engine call, length-sorted (GPU; on a CPU pair by pair, the default, is faster)').argParser(intArg('--batch-size', 1));
+export const prefixReuseOption = () => new Option('--no-prefix-reuse', 'ipo: score chosen and rejected with two independent passes instead of running their common prefix once (same numbers to 1e-5)');

@@ -4,7 +4,7 @@
  * non-zero exit (set IPO_DEBUG=1 for stack traces).
  */
 import { Command, Option } from 'commander';
-import { addModelOptions, floatArg, intArg, jsonOption, logLine, modelOption, print, readPrices, withModel, type ModelOpts } from './cli-common.ts';
+import { addModelOptions, batchSizeOption, prefixReuseOption, type ScoringSpeedOpts, floatArg, intArg, jsonOption, logLine, modelOption, print, readPrices, withModel, type ModelOpts } from './cli-common.ts';
 import { registerTrainingCommands } from './train-commands.ts';
 import { registerToyCommands } from './toy-commands.ts';
 import { sequenceLogProb } from '../lib/models/checks.ts';
@@ -154,9 +154,11 @@ modelCommand('rewardbench')
   .option('--max-new-tokens <n>', 'judges: tokens to generate (official 200)', intArg('--max-new-tokens', 1))
   .option('--results <file>', 'also write the reward-bench results JSON (flat subset accuracies) here')
   .addOption(apiStyleOption())
-  .action(async (o: ModelOpts & { source: string; limitPerSubset?: number; seed: number; method: RewardBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; results?: string; apiStyle: ApiStyle }) => {
+  .addOption(batchSizeOption())
+  .addOption(prefixReuseOption())
+  .action(async (o: ModelOpts & ScoringSpeedOpts & { source: string; limitPerSubset?: number; seed: number; method: RewardBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; results?: string; apiStyle: ApiStyle }) => {
     await withScorer(o, async (m) => {
-      const run = await runRewardBench(m, { source: o.source, limitPerSubset: o.limitPerSubset, seed: o.seed, method: o.method, preset: o.preset, truncation: o.truncation, mode: o.mode, maxNewTokens: o.maxNewTokens });
+      const run = await runRewardBench(m, { source: o.source, limitPerSubset: o.limitPerSubset, seed: o.seed, method: o.method, preset: o.preset, truncation: o.truncation, mode: o.mode, maxNewTokens: o.maxNewTokens, batchSize: o.batchSize, prefixReuse: o.prefixReuse });
       if (o.results) {
         const { toRewardBenchResultsJson, pythonJsonDumps, subsetAccuracies } = await import('../lib/eval/rewardbench-metrics.ts');
         const { writeFileSync, mkdirSync } = await import('node:fs');
@@ -180,13 +182,15 @@ modelCommand('rmbench')
   .addOption(modeOption())
   .option('--max-new-tokens <n>', 'self-reward: tokens to generate', intArg('--max-new-tokens', 1))
   .addOption(apiStyleOption())
-  .action(async (o: ModelOpts & { domains: string; limitPerDomain?: number; seed: number; method: RmBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; apiStyle: ApiStyle }) => {
+  .addOption(batchSizeOption())
+  .addOption(prefixReuseOption())
+  .action(async (o: ModelOpts & ScoringSpeedOpts & { domains: string; limitPerDomain?: number; seed: number; method: RmBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; apiStyle: ApiStyle }) => {
     const domains = o.domains.split(',').map((d) => d.trim()).filter(Boolean);
     const known = ['chat', 'code', 'math', 'safety-refuse', 'safety-response'];
     const bad = domains.find((d) => !known.includes(d));
     if (bad) throw new Error(`unknown RM-Bench domain '${bad}': use ${known.join(', ')}`);
     await withScorer(o, async (m) => {
-      const run = await runRmBench(m, { domains: domains as RmBenchFileDomain[], limitPerDomain: o.limitPerDomain, seed: o.seed, method: o.method, preset: o.preset, truncation: o.truncation, mode: o.mode, maxNewTokens: o.maxNewTokens });
+      const run = await runRmBench(m, { domains: domains as RmBenchFileDomain[], limitPerDomain: o.limitPerDomain, seed: o.seed, method: o.method, preset: o.preset, truncation: o.truncation, mode: o.mode, maxNewTokens: o.maxNewTokens, batchSize: o.batchSize, prefixReuse: o.prefixReuse });
       const json = { ...rmBenchRunJson(run), ...(await chatJson(m, o.mode)) };
       print(o, json, () => {
         const pct = (x: number) => (100 * x).toFixed(1).padStart(5);

@@ -51,6 +51,7 @@ import { buildIpoPrompt } from '../lib/scoring/prompt.ts';
 import { resolveTemplate } from '../lib/scoring/templates.ts';
 import { scorePair, scorePairBatch, type IpoPair } from '../lib/scoring/yes-no.ts';
 import { scorePairs } from '../lib/scoring/score-pairs.ts';
+import { compareQuantized, rewardBenchSlice } from '../lib/eval/quantization.ts';
 import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
 import { logSigmoid } from '../lib/models/tf-grad-fixes.ts';
 import { sequenceLogps } from '../lib/models/token-logps.ts';
@@ -94,7 +95,7 @@ const program = new Command('bench')
   .option('--reps <k>', 'timed runs per workload (default: 3 to 10 within a time budget; --quick: 3)', intArg('--reps', 1))
   .option('--json', 'print one JSON object on stdout (the table goes to stderr)')
   .option('--out <dir>', 'folder for bench.json and bench.md', 'reports')
-  .option('--no-profile', 'skip the TensorFlow.js kernel profile of one prefill-128 pass')
+  .option('--no-profile', 'skip the TensorFlow.js kernel profiles (one prefill-128 pass, one DPO step)')
   .addOption(new Option('--workloads <list>', `comma-separated: ${WORKLOADS.join(', ')} (sft and dpo run on the tf engine only)`).default(WORKLOADS.join(',')))
   .configureOutput({ outputError: (str, write) => write(`bench: ${str.split('\n').filter(Boolean)[0].replace(/^error: /, '')} (see npm run bench -- --help)\n`) });
 
@@ -289,6 +290,8 @@ interface TfProfile {
   wallMs: number;
   kernelMs: number;
   buckets: TfKernelBucket[];
+  /** Kernel launches in the profiled unit. */
+  kernels?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -404,14 +407,17 @@ async function ipo(ctx: Ctx, set: PairSet, variant: IpoVariant, label = IPO_WORK
   let meas: Measurement;
   let cpuPerWall: number;
   if (variant === 'batched') {
-    // one timed unit = the whole set through scorePairBatch; per-pair numbers divide by the set size
-    const n = set.pairs.length;
+    // one timed unit = the first 4 pairs (8 sequences: one engine call) through scorePairBatch; per-pair numbers
+    // divide by 4. One timed run after the warm-up on large models (a unit is ~30 s on the 135M shape on tf).
+    const pairs = set.pairs.slice(0, 4);
+    const n = pairs.length;
+    const big = llamaParamCounts(ctx.spec.config).total > 50e6;
     const r = await withCpu((): Promise<Measurement> => measure(async (run) => {
       const t = performance.now();
-      const scores = await scorePairBatch(ctx.m, set.pairs, { preset: 'paper', batchSize: 8 });
+      const scores = await scorePairBatch(ctx.m, pairs, { preset: 'paper', batchSize: 8 });
       const ms = performance.now() - t;
       if (run === (ctx.mopts.warmup ?? 1)) scores.forEach((s) => account(s, ms / n));
-    }, { ...ctx.mopts, maxReps: Math.min(ctx.mopts.maxReps ?? 3, 3) }));
+    }, big ? { warmup: 1, minReps: 1, maxReps: 1 } : { ...ctx.mopts, maxReps: Math.min(ctx.mopts.maxReps ?? 3, 3) }));
     meas = { ...r.value, medianMs: r.value.medianMs / n, minMs: r.value.minMs / n, samplesMs: r.value.samplesMs.map((x) => x / n) };
     cpuPerWall = r.cpuPerWall;
   } else {
@@ -438,6 +444,35 @@ async function ipo(ctx: Ctx, set: PairSet, variant: IpoVariant, label = IPO_WORK
       correctOfTimed: `${correct}/${per.length}`, note: ctx.spec.random ? 'random weights: accuracy meaningless' : undefined,
     },
   });
+}
+
+/** Pairs per rebuilt RewardBench subset in the q8 flip check (the fixed slice of lib/eval/quantization.ts). */
+const Q8_SLICE_PER_SUBSET = 5;
+
+/**
+ * q8's effect on accuracy (issue 10: "pairs that flip"): the fixed slice `rewardBenchSlice(5)` (the first 5 pairs of
+ * every rebuilt subset) scored by the fp32 and the q8 graph with the same options (`compareQuantized`); the result
+ * goes into the ipo-pair-q8 row's detail and the observations. Random-weight models are labelled as such.
+ */
+async function q8Flips(ctx: Ctx, q8: CausalLM): Promise<void> {
+  const row = ctx.rows.find((r) => r.model === ctx.spec.key && r.workload === 'ipo-pair-q8');
+  if (!row) return;
+  let slice;
+  try {
+    slice = rewardBenchSlice(Q8_SLICE_PER_SUBSET);
+  } catch (e) {
+    row.detail = { ...row.detail, flips: `not measured (${String((e as Error).message).split('\n')[0]})` };
+    return;
+  }
+  const t0 = performance.now();
+  const c = await compareQuantized(ctx.m, q8, slice, { preset: 'paper' });
+  row.detail = {
+    ...row.detail,
+    flipSlice: `rebuilt RewardBench, first ${Q8_SLICE_PER_SUBSET} pairs per subset (${c.n} pairs), paper preset`,
+    fp32Accuracy: c.base.accuracy, q8Accuracy: c.quant.accuracy, accuracyDiffCi: [c.accuracyDiff.lo, c.accuracyDiff.hi],
+    flips: c.flips, flipsToCorrect: c.flipsToCorrect, flipsToWrong: c.flipsToWrong, mcnemarP: c.mcnemarP,
+    maxAbsDPYes: c.maxAbsDPYes, meanAbsDPYes: c.meanAbsDPYes, flipSeconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /**
@@ -494,7 +529,7 @@ function wasmHeapBytes(): number {
  * 2.4M LoRA parameters of the 135M model). FLOPs: 3 × the policy forward (forward + backward; the checkpoint's
  * recomputation is not counted, as in MFU) + the reference forward, LM-head rows = completion tokens.
  */
-async function dpoStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
+async function dpoStep(ctx: Ctx, opts: { reps?: number; profile?: boolean }): Promise<TfProfile | null> {
   const lm = ctx.m as TfCausalLM;
   const model = lm.model;
   const T = Math.min(512, lm.maxLength);
@@ -511,7 +546,7 @@ async function dpoStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
   const split: { refMs: number; policyMs: number }[] = [];
   let loss = NaN;
   try {
-    const { value: meas, cpuPerWall } = await withCpu(() => measure(async (run) => {
+    const step = async (run: number) => {
       const t0 = performance.now();
       lora.enabled = false;
       const ref = tf.tidy(() => sequenceLogps(model, ids, mask).sum);
@@ -529,7 +564,11 @@ async function dpoStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
       loss = (await value.data())[0];
       await Promise.all(Object.values(grads).map((g) => g.data()));
       tf.dispose([value, ref, ...Object.values(grads)]);
-      if (run >= (mopts.warmup ?? 1)) split.push({ refMs: t1 - t0, policyMs: performance.now() - t1 });
+      return { refMs: t1 - t0, policyMs: performance.now() - t1 };
+    };
+    const { value: meas, cpuPerWall } = await withCpu(() => measure(async (run) => {
+      const r = await step(run);
+      if (run >= (mopts.warmup ?? 1)) split.push(r);
     }, mopts));
     const rows = T - P;
     const forward = batchForwardFlops(ctx.spec.config, [T, T], rows); // one forward of the pair (policy or reference)
@@ -547,6 +586,15 @@ async function dpoStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
         note: 'FLOPs = 3 × policy forward + reference forward; the per-layer recomputation is extra work not counted',
       },
     });
+    if (!opts.profile) return null;
+    // One more step under tf.profile: every kernel of reference, forward, recompute and backward, grouped as the
+    // prefill profile (weight / attention / LM-head matmuls, other kernels; JS and dispatch = wall − kernel time).
+    const t = performance.now();
+    const info = await tf.profile(async () => { await step(mopts.warmup ?? 1); });
+    const wallMs = performance.now() - t;
+    const buckets = classifyTfKernels(info.kernels as unknown as TfKernelRecord[], ctx.spec.config);
+    ctx.bar.tick(1, { info: `${ctx.spec.key} tf dpo-step profile` });
+    return { model: ctx.spec.key, workload: `dpo-step-${T}`, wallMs, kernelMs: buckets.reduce((a, b) => a + b.ms, 0), buckets, kernels: info.kernels.length };
   } finally {
     model.setAdapter(null);
     lora.dispose();
@@ -555,9 +603,11 @@ async function dpoStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
 }
 
 /**
- * sft-step-T (tf only): one full-parameter SFT step (the kit's default, lib/dpo/train-sft.ts) on two sequences of T
- * tokens, response-only NLL on the last 3/4 of each (TRL `completion_only_loss`), per-layer checkpointing, gradients
- * of every weight read back; no optimizer update. FLOPs = 3 × forward (forward + backward of twice its cost, 6·N·T).
+ * sft-step-T (tf only): one SFT step on two sequences of T tokens, response-only NLL on the last 3/4 of each (TRL
+ * `completion_only_loss`), per-layer checkpointing, gradients read back; no optimizer update. Small models train
+ * every weight (the kit's SFT default, lib/dpo/train-sft.ts); models over 50 M parameters train LoRA r 8 as the DPO
+ * row, because a full fine-tune of the 135M shape does not fit the 4 GB wasm heap (../shared/docs/training-on-tfjs.md).
+ * FLOPs = 3 × forward (forward + a backward of twice its cost, 6·N·T) in both cases, as MFU counts them.
  */
 async function sftStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
   const lm = ctx.m as TfCausalLM;
@@ -569,7 +619,9 @@ async function sftStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
   const mask = tf.tensor2d(Array.from({ length: 2 * T }, (_, i) => (i % T >= P ? 1 : 0)), [2, T]);
   const big = llamaParamCounts(ctx.spec.config).total > 50e6;
   const mopts: MeasureOptions = opts.reps !== undefined ? ctx.mopts : big ? { warmup: 1, minReps: 1, maxReps: 1 } : ctx.mopts;
-  model.setTrainable(true);
+  const lora = big ? new LoraAdapters(model, BENCH_LORA) : null;
+  if (lora) model.setAdapter(lora);
+  else model.setTrainable(true);
   let loss = NaN;
   let vars = 0;
   try {
@@ -577,7 +629,7 @@ async function sftStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
       const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
         const { sum, count } = sequenceLogps(model, ids, mask, { training: true, checkpoint: true });
         return tf.neg(tf.div(tf.sum(sum), tf.sum(count))) as tf.Scalar; // mean NLL per response token
-      }));
+      }), lora ? lora.variables : undefined);
       loss = (await value.data())[0];
       const gs = Object.values(grads);
       vars = gs.length;
@@ -592,13 +644,16 @@ async function sftStep(ctx: Ctx, opts: { reps?: number }): Promise<void> {
       workload: `sft-step-${T}`, kind: 'train', tokens: 2 * T, headRows: String(rows), medianMs: meas.medianMs, minMs: meas.minMs,
       reps: meas.reps, samplesMs: meas.samplesMs, tokensPerS: ((2 * T) / meas.medianMs) * 1000, pairsPerS: 1000 / meas.medianMs, flops, cpuPerWall,
       detail: {
-        warmupMs: meas.warmupMs, trainable: 'all weights', gradientTensors: vars, promptTokens: P, completionTokens: rows, loss,
+        warmupMs: meas.warmupMs, trainable: lora ? `LoRA r ${BENCH_LORA.rank} on every linear (a full fine-tune does not fit the 4 GB wasm heap)` : 'all weights', gradientTensors: vars, promptTokens: P, completionTokens: rows, loss,
         wasmHeapGB: wasmHeapBytes() / 2 ** 30, peakRssGB: (process.resourceUsage().maxRSS * 1024) / 2 ** 30,
         note: 'FLOPs = 3 × forward of the two sequences; the per-layer recomputation is extra work not counted',
       },
     });
   } finally {
-    model.setTrainable(false);
+    if (lora) {
+      model.setAdapter(null);
+      lora.dispose();
+    } else model.setTrainable(false);
     tf.dispose([ids, mask]);
   }
 }
@@ -690,9 +745,18 @@ function observations(rows: BenchRow[], peaks: Record<string, number>, profiles:
     const d = r.detail as { meanSharedPrefixTokens: number; meanPromptTokens: number };
     if (plain) out.push(`${r.model} ${r.engine} IPO scoring: the shared-prefix path takes ${fmtSig(r.medianMs / plain.medianMs, 2)}× the plain path's time per pair (prompts share ${fmtSig(d.meanSharedPrefixTokens)} of ${fmtSig(d.meanPromptTokens)} tokens)${batched ? `; batches of 8 length-sorted sequences ${fmtSig(batched.medianMs / plain.medianMs, 2)}×` : ''}; plain-path FLOPs ÷ time = ratio ${fmtSig(r.ratio, 2)} of the ${r.engine} peak.`);
   }
+  for (const r of rows.filter((x) => x.workload === 'ipo-pair-q8')) {
+    const d = r.detail as Record<string, number | string | number[]>;
+    const fp = find(r.model, 'onnx', 'ipo-pair');
+    const speed = fp ? `${fmtSig(fp.medianMs / r.medianMs, 2)}× the fp32 graph's pairs/s on the same path` : '';
+    if (typeof d.flips === 'number') {
+      const ci = d.accuracyDiffCi as number[];
+      out.push(`${r.model} onnx q8: ${speed}; on ${d.flipSlice}: accuracy ${fmtSig(100 * (d.fp32Accuracy as number), 3)}% fp32 vs ${fmtSig(100 * (d.q8Accuracy as number), 3)}% q8 (difference [${fmtSig(100 * ci[0], 2)}, ${fmtSig(100 * ci[1], 2)}] points), ${d.flips} pairs flip (${d.flipsToCorrect} to correct, ${d.flipsToWrong} to wrong, McNemar p ${fmtSig(d.mcnemarP as number, 2)}), max |ΔP(Yes)| ${fmtSig(d.maxAbsDPYes as number, 2)}${r.model.includes('random') ? ' (random weights: the flips measure noise, not accuracy)' : ''}.`);
+    } else if (speed) out.push(`${r.model} onnx q8: ${speed}; flips ${String(d.flips ?? 'not measured')}.`);
+  }
   for (const r of rows.filter((x) => x.kind === 'train' && x.workload.startsWith('sft-'))) {
     const d = r.detail ?? {};
-    out.push(`${r.model} tf ${r.workload}: ${fmtSig(r.medianMs / 1000)} s per step of two ${r.tokens / 2}-token sequences (all weights trainable), ratio ${fmtSig(r.ratio, 2)}; wasm heap ${fmtSig(d.wasmHeapGB as number)} GB (of 4), peak RSS ${fmtSig(d.peakRssGB as number)} GB.`);
+    out.push(`${r.model} tf ${r.workload}: ${fmtSig(r.medianMs / 1000)} s per step of two ${r.tokens / 2}-token sequences (${String(d.trainable)}), ratio ${fmtSig(r.ratio, 2)}; wasm heap ${fmtSig(d.wasmHeapGB as number)} GB (of 4), peak RSS ${fmtSig(d.peakRssGB as number)} GB.`);
   }
   for (const r of rows.filter((x) => x.kind === 'train' && x.workload.startsWith('dpo-'))) {
     const d = r.detail ?? {};
@@ -702,7 +766,7 @@ function observations(rows: BenchRow[], peaks: Record<string, number>, profiles:
     const w = p.buckets.find((b) => b.category === 'weight matmul')!;
     const a = p.buckets.find((b) => b.category === 'attention matmul')!;
     const other = p.buckets.find((b) => b.category === 'other kernels')!;
-    out.push(`${p.model} tf ${p.workload} profile: weight matmuls ${((100 * w.ms) / p.wallMs).toFixed(0)}% of the time at ${fmtSig(w.gflops)} GFLOP/s, attention matmuls ${((100 * a.ms) / p.wallMs).toFixed(0)}% at ${fmtSig(a.gflops)} GFLOP/s, other kernels ${((100 * other.ms) / p.wallMs).toFixed(0)}%, JS/dispatch ${((100 * (p.wallMs - p.kernelMs)) / p.wallMs).toFixed(0)}%.`);
+    out.push(`${p.model} tf ${p.workload} profile${p.kernels ? ` (${p.kernels.toLocaleString('en-US')} kernel launches)` : ''}: weight matmuls ${((100 * w.ms) / p.wallMs).toFixed(0)}% of the time at ${fmtSig(w.gflops)} GFLOP/s, attention matmuls ${((100 * a.ms) / p.wallMs).toFixed(0)}% at ${fmtSig(a.gflops)} GFLOP/s, other kernels ${((100 * other.ms) / p.wallMs).toFixed(0)}%, JS/dispatch ${((100 * (p.wallMs - p.kernelMs)) / p.wallMs).toFixed(0)}%.`);
   }
   return out;
 }
@@ -745,7 +809,8 @@ async function main(o: Opts): Promise<void> {
   if (!wl.size) throw new Error('--workloads is empty');
   const perEngine = (e: string) => 1 + (wl.has('prefill') ? 2 : 0) + (wl.has('decode') ? 1 : 0) + (wl.has('ipo') ? (e === 'onnx' ? 5 : 4) : 0) + (wl.has('dpo') && e === 'tf' ? 1 : 0) + (wl.has('sft') && e === 'tf' ? 1 : 0);
   const profiling = o.profile && wl.has('prefill');
-  const steps = 2 * engines.length + specs.length * engines.reduce((a, e) => a + perEngine(e), 0) + (profiling && engines.includes('tf') ? specs.length : 0);
+  const steps = 2 * engines.length + specs.length * engines.reduce((a, e) => a + perEngine(e), 0)
+    + (engines.includes('tf') ? specs.length * ((profiling ? 1 : 0) + (o.profile && wl.has('dpo') ? 1 : 0)) : 0);
   const bar = progress({ total: steps, label: 'bench' });
   const peakRuns: Record<'start' | 'end', KernelResult[]> = { start: [], end: [] };
   const runPeaks = async (when: 'start' | 'end') => {
@@ -805,6 +870,7 @@ async function main(o: Opts): Promise<void> {
               const q8 = await loadEngine(spec, 'onnx', 'q8');
               try {
                 await ipo({ ...ctx, m: q8 }, set, 'shared', 'ipo-pair-q8');
+                await q8Flips(ctx, q8);
               } finally {
                 q8.dispose();
               }
@@ -813,7 +879,10 @@ async function main(o: Opts): Promise<void> {
           if (engine === 'tf' && profiling) profiles.push(await tfProfile(ctx, 128));
           // last: the DPO step grows the wasm heap the most, and its detail reports the process peaks
           if (engine === 'tf' && wl.has('sft')) await sftStep(ctx, { reps: o.reps });
-          if (engine === 'tf' && wl.has('dpo')) await dpoStep(ctx, { reps: o.reps });
+          if (engine === 'tf' && wl.has('dpo')) {
+            const p = await dpoStep(ctx, { reps: o.reps, profile: o.profile });
+            if (p) profiles.push(p);
+          }
         } finally {
           m.dispose();
         }
@@ -851,9 +920,9 @@ async function main(o: Opts): Promise<void> {
     'GFLOP = 2·N_body·T + 2·d·V·(head rows): N_body = layer matmul weights; head rows 1 = last position only (TF engine, and ONNX graphs with a num_logits_to_keep input), T = every position (older ONNX graphs without it).',
     '+attn = dense attention matmuls 4·L·(H·hd)·T·S as a share of GFLOP; they are executed but not in the headline number.',
     'decode-n: time of generate(32-token prompt, 1+n tokens) minus the median time of generate(…, 1): n KV-cached steps, one token each.',
-    'ipo-pair: scorePair as the kit runs it (paper preset; the pair\'s common prefix run once through forkedLogProbs, both responses continued from its KV cache) on pairs whose two IPO prompts are 240–360 tokens; tokens = both prompts. ipo-pair-plain: the same with prefixReuse: false (two independent passes). ipo-pair-batch8: scorePairBatch over the set (length-sorted, 8 sequences per call), per pair. GFLOP counts the PLAIN path\'s work in all three (issue 10: "counting only the FLOPs the plain path would need"); detail.executedGflop is what ran.',
+    'ipo-pair: scorePair as the kit runs it (paper preset; the pair\'s common prefix run once through forkedLogProbs, both responses continued from its KV cache) on pairs whose two IPO prompts are 240–360 tokens; tokens = both prompts. ipo-pair-plain: the same with prefixReuse: false (two independent passes). ipo-pair-batch8: scorePairBatch on 4 of the pairs (8 length-sorted sequences in one engine call), per pair. GFLOP counts the PLAIN path\'s work in all three (issue 10: "counting only the FLOPs the plain path would need"); detail.executedGflop is what ran.',
     'ipo-pair-q8 (onnx): ipo-pair on the q8 graph (onnx/model_quantized.onnx: int8 weight MatMuls, activations quantized per call, as onnxruntime quantize_dynamic); GFLOP and ratio as fp32 (the same multiply-adds, in int8, against the fp32 peak), so a ratio above 1 is possible.',
-    'sft-step-T / dpo-step-T (tf): one training step on two T-token sequences, gradients read back, no optimizer update; sft = every weight trainable, FLOPs 3 × forward; dpo = LoRA r 8, FLOPs 3 × policy forward + reference forward.',
+    'sft-step-T / dpo-step-T (tf): one training step on two T-token sequences, gradients read back, no optimizer update; sft = every weight trainable (LoRA r 8 above 50 M parameters: a full 135M fine-tune does not fit the 4 GB wasm heap), FLOPs 3 × forward; dpo = LoRA r 8, FLOPs 3 × policy forward + reference forward.',
     'ipo-cache-warm: the ipo-pair pairs through the cached scorePairs in a fresh cache folder, per pair: the time of a warm rerun (every pair read back); detail.speedup = cold ÷ warm.',
     'kernel rows: median time of the start-of-run measurement; the peak is the best time over the start and end measurements.',
     'cores = process CPU time ÷ wall time over the workload\'s runs (warm-up included): how many cores the process kept busy (engine threads plus V8 garbage-collector and compiler threads); well below the engine\'s thread count means waiting, e.g. for a CPU shared with other processes.',

@@ -34,6 +34,8 @@ export interface RewardBenchRunOptions {
   truncation?: IpoTruncation;
   /** ipo only: sequences per engine call (unset: pair by pair, fastest on a CPU; see `scorePairBatch`). */
   batchSize?: number;
+  /** ipo only: run each pair's common prefix once (default true; same numbers to 1e-5). */
+  prefixReuse?: boolean;
   /** judges and rm: faithful reproduces the official quirks, fixed repairs them. Default `faithful`. */
   mode?: 'faithful' | 'fixed';
   /** judges: tokens to generate (default 200 as the official scripts). */
@@ -73,7 +75,7 @@ export async function scoreRewardBenchRows(
 ): Promise<{ outcomes: PairResult[]; cached: number; judgeSummary?: SelfRewardSummary | BinarySummary }> {
   const method = getMethod(opts.method ?? 'ipo', REWARDBENCH_METHODS);
   const r = await method.scorePairs(model, rows, {
-    preset: opts.preset, truncation: opts.truncation, batchSize: opts.batchSize, mode: opts.mode, maxNewTokens: opts.maxNewTokens,
+    preset: opts.preset, truncation: opts.truncation, batchSize: opts.batchSize, prefixReuse: opts.prefixReuse, mode: opts.mode, maxNewTokens: opts.maxNewTokens,
     label: opts.label ?? `RewardBench ${method.name}`,
   });
   return { outcomes: r.results, cached: r.cached, ...(r.judgeSummary ? { judgeSummary: r.judgeSummary } : {}) };

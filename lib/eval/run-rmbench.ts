@@ -24,6 +24,8 @@ export interface RmBenchRunOptions extends LoadRmBenchOptions {
   truncation?: IpoTruncation;
   /** ipo only: sequences per engine call (unset: pair by pair, fastest on a CPU; see `scorePairBatch`). */
   batchSize?: number;
+  /** ipo only: run each pair's common prefix once (default true; same numbers to 1e-5). */
+  prefixReuse?: boolean;
   mode?: 'faithful' | 'fixed';
   maxNewTokens?: number;
   label?: string;
@@ -50,7 +52,7 @@ export async function scoreRmBenchItems(model: ScoringModel, items: RmBenchItem[
   // pair k = item ⌊k/3⌋, style k mod 3
   const pairs: PreferencePair[] = items.flatMap((it) => [0, 1, 2].map((i) => ({ id: it.id, subset: it.domain, prompt: it.prompt, chosen: it.chosen[i], rejected: it.rejected[i] })));
   const r = await method.scorePairs(model, pairs, {
-    preset: opts.preset, truncation: opts.truncation, layout: 'rmbench', batchSize: opts.batchSize,
+    preset: opts.preset, truncation: opts.truncation, layout: 'rmbench', batchSize: opts.batchSize, prefixReuse: opts.prefixReuse,
     mode: opts.mode, maxNewTokens: opts.maxNewTokens, parser: 'rmbench',
     // an unparsed fixed-mode score never wins a comparison: -Infinity keeps `>` false against anything
     unparsedScore: -Infinity,

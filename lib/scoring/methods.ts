@@ -90,6 +90,8 @@ export interface MethodOptions {
    * on a CPU for mixed lengths. Does not change the numbers (beyond float noise) nor the cache keys.
    */
   batchSize?: number;
+  /** ipo: run a pair's common prefix once (KV cache, default true); false = two independent passes. Same numbers. */
+  prefixReuse?: boolean;
   /** judges and rm: `faithful` reproduces the official quirks, `fixed` repairs them [`faithful`]. */
   mode?: 'faithful' | 'fixed';
   /** judges: tokens to generate [200, as the official scripts]. */
@@ -171,7 +173,8 @@ export const METHODS: Readonly<Record<MethodName, ScoringMethod>> = Object.freez
       if (isMethodScorer(model)) return viaScorer('ipo', model, pairs, o, o.layout ? { layout: o.layout } : {});
       const r = await scorePairs(lm('ipo', model), pairs.map(asScorerPair), {
         preset: o.preset ?? 'paper', truncation: o.truncation ?? 'right', ...(o.layout ? { layout: o.layout } : {}),
-        ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}), label: o.label, cache: o.cache,
+        ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}), ...(o.prefixReuse !== undefined ? { prefixReuse: o.prefixReuse } : {}),
+        label: o.label, cache: o.cache,
       });
       return { results: pairs.map((p, i) => result(p, { ...r.scores[i], chosen: r.scores[i].chosen.pYes, rejected: r.scores[i].rejected.pYes })), cached: r.cached };
     },
