@@ -372,15 +372,6 @@ async function decode(ctx: Ctx): Promise<void> {
   });
 }
 
-/**
- * How an ipo row scores its pairs: `shared` = `scorePair` as the kit runs it (the pair's common prefix once, through
- * `forkedLogProbs`), `plain` = `scorePair` with `prefixReuse: false` (two independent passes), `batched` =
- * `scorePairBatch` over all the set's pairs (length-sorted, 8 sequences per engine call), per pair.
- */
-type IpoVariant = 'shared' | 'plain' | 'batched';
-
-const IPO_WORKLOAD: Record<IpoVariant, string> = { shared: 'ipo-pair', plain: 'ipo-pair-plain', batched: 'ipo-pair-batch8' };
-
 /** Common-prefix length of a pair's two scored inputs (after truncation), as `sharedPairScores` computes it. */
 function sharedTokens(m: CausalLM, s: { chosen: { prompt: string }; rejected: { prompt: string } }, max: number): number {
   const a = m.encode(s.chosen.prompt).slice(0, max), b = m.encode(s.rejected.prompt).slice(0, max);
@@ -390,59 +381,90 @@ function sharedTokens(m: CausalLM, s: { chosen: { prompt: string }; rejected: { 
 }
 
 /**
- * FLOPs are counted for the PLAIN path in every ipo row (two full prompts per pair: issue 10's "counting only the
- * FLOPs the plain path would need"), so the ratio says how close the scorer gets to the peak on the plain path's
- * work; `detail.executedGflop` is what the shared path actually ran.
+ * ipo-pair-batch8: `scorePairBatch` on the first 4 pairs (8 length-sorted sequences: one engine call), per pair. FLOPs
+ * as the other ipo rows: the plain path's work (here it is also what runs, plus padding).
  */
-async function ipo(ctx: Ctx, set: PairSet, variant: IpoVariant, label = IPO_WORKLOAD[variant]): Promise<void> {
+async function ipoBatched(ctx: Ctx, set: PairSet): Promise<void> {
   const hr = headRowsOf(ctx);
-  const per: { ms: number; tokens: number; shared: number; flops: FlopCount }[] = [];
+  const per: { tokens: number; shared: number; flops: FlopCount }[] = [];
   let correct = 0;
   const maxLen = Math.min(1024, ctx.m.maxLength);
-  const account = (s: { chosen: { promptTokens: number; prompt: string }; rejected: { promptTokens: number; prompt: string }; correct: boolean }, ms: number) => {
-    const lengths = [s.chosen.promptTokens, s.rejected.promptTokens];
-    per.push({ ms, tokens: lengths[0] + lengths[1], shared: sharedTokens(ctx.m, s, maxLen), flops: batchForwardFlops(ctx.spec.config, lengths, hr) });
-    if (s.correct) correct++;
-  };
-  let meas: Measurement;
-  let cpuPerWall: number;
-  if (variant === 'batched') {
-    // one timed unit = the first 4 pairs (8 sequences: one engine call) through scorePairBatch; per-pair numbers
-    // divide by 4. One timed run after the warm-up on large models (a unit is ~30 s on the 135M shape on tf).
-    const pairs = set.pairs.slice(0, 4);
-    const n = pairs.length;
-    const big = llamaParamCounts(ctx.spec.config).total > 50e6;
-    const r = await withCpu((): Promise<Measurement> => measure(async (run) => {
-      const t = performance.now();
-      const scores = await scorePairBatch(ctx.m, pairs, { preset: 'paper', batchSize: 8 });
-      const ms = performance.now() - t;
-      if (run === (ctx.mopts.warmup ?? 1)) scores.forEach((s) => account(s, ms / n));
-    }, big ? { warmup: 1, minReps: 1, maxReps: 1 } : { ...ctx.mopts, maxReps: Math.min(ctx.mopts.maxReps ?? 3, 3) }));
-    meas = { ...r.value, medianMs: r.value.medianMs / n, minMs: r.value.minMs / n, samplesMs: r.value.samplesMs.map((x) => x / n) };
-    cpuPerWall = r.cpuPerWall;
-  } else {
-    const r = await withCpu((): Promise<Measurement> => measure(async (run) => {
-      const t = performance.now();
-      const s = await scorePair(ctx.m, set.pairs[run % set.pairs.length], { preset: 'paper', prefixReuse: variant === 'shared' });
-      const ms = performance.now() - t;
-      if (run >= (ctx.mopts.warmup ?? 1)) account(s, ms);
-    }, ctx.mopts));
-    meas = r.value;
-    cpuPerWall = r.cpuPerWall;
-  }
+  const pairs = set.pairs.slice(0, 4);
+  const n = pairs.length;
+  // one timed run after the warm-up on large models (a unit is ~30 s on the 135M shape on tf)
+  const big = llamaParamCounts(ctx.spec.config).total > 50e6;
+  const r = await withCpu((): Promise<Measurement> => measure(async (run) => {
+    const scores = await scorePairBatch(ctx.m, pairs, { preset: 'paper', batchSize: 8 });
+    if (run !== (ctx.mopts.warmup ?? 1)) return;
+    for (const s of scores) {
+      const lengths = [s.chosen.promptTokens, s.rejected.promptTokens];
+      per.push({ tokens: lengths[0] + lengths[1], shared: sharedTokens(ctx.m, s, maxLen), flops: batchForwardFlops(ctx.spec.config, lengths, hr) });
+      if (s.correct) correct++;
+    }
+  }, big ? { warmup: 1, minReps: 1, maxReps: 1 } : { ...ctx.mopts, maxReps: Math.min(ctx.mopts.maxReps ?? 3, 3) }));
+  const meas = { ...r.value, medianMs: r.value.medianMs / n, minMs: r.value.minMs / n, samplesMs: r.value.samplesMs.map((x) => x / n) };
   const mean = (f: (x: (typeof per)[number]) => number) => per.reduce((a, x) => a + f(x), 0) / per.length;
   const tokens = mean((x) => x.tokens);
-  const shared = mean((x) => x.shared);
   const flops: FlopCount = { body: mean((x) => x.flops.body), head: mean((x) => x.flops.head), attention: mean((x) => x.flops.attention), total: mean((x) => x.flops.total), withAttention: mean((x) => x.flops.withAttention) };
-  const executedTokens = variant === 'shared' && ctx.m.forkedLogProbs ? tokens - shared : tokens;
   pushRow(ctx, {
-    workload: label, kind: 'ipo', tokens: Math.round(tokens), headRows: hr === 'last' ? '1' : 'T', medianMs: meas.medianMs, minMs: meas.minMs,
-    reps: meas.reps, samplesMs: meas.samplesMs, tokensPerS: (tokens / meas.medianMs) * 1000, pairsPerS: 1000 / meas.medianMs, flops, cpuPerWall,
+    workload: 'ipo-pair-batch8', kind: 'ipo', tokens: Math.round(tokens), headRows: hr === 'last' ? '1' : 'T', medianMs: meas.medianMs, minMs: meas.minMs,
+    reps: meas.reps, samplesMs: meas.samplesMs, tokensPerS: (tokens / meas.medianMs) * 1000, pairsPerS: 1000 / meas.medianMs, flops, cpuPerWall: r.cpuPerWall,
     detail: {
-      preset: 'paper', variant, dtype: (ctx.m as OnnxCausalLM).dtype, pairsSource: set.source, meanPromptTokens: tokens / 2, meanSharedPrefixTokens: shared,
-      executedTokens, executedGflop: (flops.total * executedTokens) / tokens / 1e9,
-      correctOfTimed: `${correct}/${per.length}`, note: ctx.spec.random ? 'random weights: accuracy meaningless' : undefined,
+      preset: 'paper', variant: 'batched', dtype: (ctx.m as OnnxCausalLM).dtype, pairsSource: set.source, meanPromptTokens: tokens / 2,
+      meanSharedPrefixTokens: mean((x) => x.shared), executedTokens: tokens, executedGflop: flops.total / 1e9, correctOfTimed: `${correct}/${per.length}`,
     },
+  });
+}
+
+/** One scorePair variant of the interleaved ipo rows. */
+interface IpoArm {
+  label: string;
+  variant: 'shared' | 'plain';
+  m: CausalLM;
+}
+
+/**
+ * The per-pair ipo rows (ipo-pair-plain, ipo-pair, ipo-pair-q8) measured INTERLEAVED: each timed run scores pair i
+ * with every arm, in an order that rotates from run to run, so warm-up effects and drifts of a shared CPU fall on all
+ * arms alike (measured one after the other, the first arm after the decode rows came out up to 1.7× slower).
+ * FLOPs as `ipo`: the plain path's work in every row.
+ */
+async function ipoInterleaved(ctx: Ctx, set: PairSet, arms: IpoArm[]): Promise<void> {
+  const hr = headRowsOf(ctx);
+  const maxLen = Math.min(1024, ctx.m.maxLength);
+  const per = arms.map(() => [] as { ms: number; tokens: number; shared: number; flops: FlopCount; correct: boolean }[]);
+  const warmup = ctx.mopts.warmup ?? 1;
+  const { value: meas, cpuPerWall } = await withCpu((): Promise<Measurement> => measure(async (run) => {
+    const pair = set.pairs[run % set.pairs.length];
+    for (let k = 0; k < arms.length; k++) {
+      const a = (k + run) % arms.length;
+      const t = performance.now();
+      const s = await scorePair(arms[a].m, pair, { preset: 'paper', prefixReuse: arms[a].variant === 'shared' });
+      const ms = performance.now() - t;
+      if (run < warmup) continue;
+      const lengths = [s.chosen.promptTokens, s.rejected.promptTokens];
+      per[a].push({ ms, tokens: lengths[0] + lengths[1], shared: sharedTokens(ctx.m, s, maxLen), flops: batchForwardFlops(ctx.spec.config, lengths, hr), correct: s.correct });
+    }
+  }, { ...ctx.mopts, budgetMs: (ctx.mopts.budgetMs ?? 3000) * arms.length }));
+  arms.forEach((arm, a) => {
+    const xs = per[a];
+    const mean = (f: (x: (typeof xs)[number]) => number) => xs.reduce((acc, x) => acc + f(x), 0) / xs.length;
+    const samples = xs.map((x) => x.ms);
+    const sorted = [...samples].sort((x, y) => x - y);
+    const medianMs = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    const tokens = mean((x) => x.tokens);
+    const shared = mean((x) => x.shared);
+    const flops: FlopCount = { body: mean((x) => x.flops.body), head: mean((x) => x.flops.head), attention: mean((x) => x.flops.attention), total: mean((x) => x.flops.total), withAttention: mean((x) => x.flops.withAttention) };
+    const executedTokens = arm.variant === 'shared' && arm.m.forkedLogProbs ? tokens - shared : tokens;
+    pushRow({ ...ctx, m: arm.m }, {
+      workload: arm.label, kind: 'ipo', tokens: Math.round(tokens), headRows: hr === 'last' ? '1' : 'T', medianMs, minMs: sorted[0],
+      reps: meas.reps, samplesMs: samples, tokensPerS: (tokens / medianMs) * 1000, pairsPerS: 1000 / medianMs, flops, cpuPerWall,
+      detail: {
+        preset: 'paper', variant: arm.variant, dtype: (arm.m as OnnxCausalLM).dtype, interleavedWith: arms.map((x) => x.label), pairsSource: set.source,
+        meanPromptTokens: tokens / 2, meanSharedPrefixTokens: shared, executedTokens, executedGflop: (flops.total * executedTokens) / tokens / 1e9,
+        correctOfTimed: `${xs.filter((x) => x.correct).length}/${xs.length}`, note: ctx.spec.random ? 'random weights: accuracy meaningless' : undefined,
+      },
+    });
   });
 }
 
@@ -701,9 +723,16 @@ function projectionRows(rows: ProjectionRow[]): string[][] {
   return rows.map((r) => [r.workload, r.shape, r.where, r.minutes >= 100 ? r.minutes.toFixed(0) : fmtSig(r.minutes, 2), r.basis]);
 }
 
+/**
+ * Shares are of the wall time, or of the summed kernel time when that is larger: in a training step tf.profile also
+ * times the kernels run inside the checkpointed layers' custom gradients, so nested kernels are counted twice and the
+ * sum passes the wall time (then there is no JS/dispatch remainder to show).
+ */
 function profileRows(p: TfProfile): string[][] {
-  const out = p.buckets.map((b) => [b.category, String(b.calls), fmtMs(b.ms), `${((100 * b.ms) / p.wallMs).toFixed(0)}%`, fmtSig(b.gflops)]);
-  out.push(['JS / dispatch (wall − kernels)', '-', fmtMs(p.wallMs - p.kernelMs), `${((100 * (p.wallMs - p.kernelMs)) / p.wallMs).toFixed(0)}%`, '-']);
+  const denom = Math.max(p.wallMs, p.kernelMs);
+  const out = p.buckets.map((b) => [b.category, String(b.calls), fmtMs(b.ms), `${((100 * b.ms) / denom).toFixed(0)}%`, fmtSig(b.gflops)]);
+  if (p.kernelMs <= p.wallMs) out.push(['JS / dispatch (wall − kernels)', '-', fmtMs(p.wallMs - p.kernelMs), `${((100 * (p.wallMs - p.kernelMs)) / p.wallMs).toFixed(0)}%`, '-']);
+  else out.push([`(kernel times sum to ${fmtSig(p.kernelMs / p.wallMs, 2)}× the wall time: nested kernels counted twice)`, '-', '-', '-', '-']);
   return out;
 }
 
@@ -766,7 +795,9 @@ function observations(rows: BenchRow[], peaks: Record<string, number>, profiles:
     const w = p.buckets.find((b) => b.category === 'weight matmul')!;
     const a = p.buckets.find((b) => b.category === 'attention matmul')!;
     const other = p.buckets.find((b) => b.category === 'other kernels')!;
-    out.push(`${p.model} tf ${p.workload} profile${p.kernels ? ` (${p.kernels.toLocaleString('en-US')} kernel launches)` : ''}: weight matmuls ${((100 * w.ms) / p.wallMs).toFixed(0)}% of the time at ${fmtSig(w.gflops)} GFLOP/s, attention matmuls ${((100 * a.ms) / p.wallMs).toFixed(0)}% at ${fmtSig(a.gflops)} GFLOP/s, other kernels ${((100 * other.ms) / p.wallMs).toFixed(0)}%, JS/dispatch ${((100 * (p.wallMs - p.kernelMs)) / p.wallMs).toFixed(0)}%.`);
+    const denom = Math.max(p.wallMs, p.kernelMs);
+    const rest = p.kernelMs <= p.wallMs ? `, JS/dispatch ${((100 * (p.wallMs - p.kernelMs)) / p.wallMs).toFixed(0)}%` : ' (shares of the summed kernel time, which counts nested kernels twice)';
+    out.push(`${p.model} tf ${p.workload} profile${p.kernels ? ` (${p.kernels.toLocaleString('en-US')} kernel launches)` : ''}: weight matmuls ${((100 * w.ms) / denom).toFixed(0)}% of the time at ${fmtSig(w.gflops)} GFLOP/s, attention matmuls ${((100 * a.ms) / denom).toFixed(0)}% at ${fmtSig(a.gflops)} GFLOP/s, other kernels ${((100 * other.ms) / denom).toFixed(0)}%${rest}.`);
   }
   return out;
 }
@@ -860,20 +891,20 @@ async function main(o: Opts): Promise<void> {
                 log(`${spec.key}: no projections (${String((e as Error).message).split('\n')[0]})`);
               }
             }
-            await ipo(ctx, set, 'plain');
-            await ipo(ctx, set, 'shared');
-            await ipo(ctx, set, 'batched');
-            await ipoCache(ctx, set);
-            if (engine === 'onnx' && existsSync(join(spec.onnxDir, 'onnx', 'model_quantized.onnx'))) {
-              // q8 (int8 weight MatMuls, lib/models/export-onnx.ts): the shared-prefix path on the quantized graph;
-              // FLOPs counted as fp32's (the same multiply-adds, in int8), ratio against the fp32 peak
-              const q8 = await loadEngine(spec, 'onnx', 'q8');
-              try {
-                await ipo({ ...ctx, m: q8 }, set, 'shared', 'ipo-pair-q8');
-                await q8Flips(ctx, q8);
-              } finally {
-                q8.dispose();
-              }
+            // q8 (int8 weight MatMuls, lib/models/export-onnx.ts): the shared-prefix path on the quantized graph;
+            // FLOPs counted as fp32's (the same multiply-adds, in int8), ratio against the fp32 peak
+            const q8 = engine === 'onnx' && existsSync(join(spec.onnxDir, 'onnx', 'model_quantized.onnx')) ? await loadEngine(spec, 'onnx', 'q8') : null;
+            try {
+              await ipoInterleaved(ctx, set, [
+                { label: 'ipo-pair-plain', variant: 'plain', m },
+                { label: 'ipo-pair', variant: 'shared', m },
+                ...(q8 ? [{ label: 'ipo-pair-q8', variant: 'shared' as const, m: q8 }] : []),
+              ]);
+              await ipoBatched(ctx, set);
+              await ipoCache(ctx, set);
+              if (q8) await q8Flips(ctx, q8);
+            } finally {
+              q8?.dispose();
             }
           }
           if (engine === 'tf' && profiling) profiles.push(await tfProfile(ctx, 128));
@@ -920,7 +951,7 @@ async function main(o: Opts): Promise<void> {
     'GFLOP = 2·N_body·T + 2·d·V·(head rows): N_body = layer matmul weights; head rows 1 = last position only (TF engine, and ONNX graphs with a num_logits_to_keep input), T = every position (older ONNX graphs without it).',
     '+attn = dense attention matmuls 4·L·(H·hd)·T·S as a share of GFLOP; they are executed but not in the headline number.',
     'decode-n: time of generate(32-token prompt, 1+n tokens) minus the median time of generate(…, 1): n KV-cached steps, one token each.',
-    'ipo-pair: scorePair as the kit runs it (paper preset; the pair\'s common prefix run once through forkedLogProbs, both responses continued from its KV cache) on pairs whose two IPO prompts are 240–360 tokens; tokens = both prompts. ipo-pair-plain: the same with prefixReuse: false (two independent passes). ipo-pair-batch8: scorePairBatch on 4 of the pairs (8 length-sorted sequences in one engine call), per pair. GFLOP counts the PLAIN path\'s work in all three (issue 10: "counting only the FLOPs the plain path would need"); detail.executedGflop is what ran.',
+    'ipo-pair: scorePair as the kit runs it (paper preset; the pair\'s common prefix run once through forkedLogProbs, both responses continued from its KV cache) on pairs whose two IPO prompts are 240–360 tokens; tokens = both prompts. ipo-pair-plain: the same with prefixReuse: false (two independent passes). ipo-pair-batch8: scorePairBatch on 4 of the pairs (8 length-sorted sequences in one engine call), per pair. ipo-pair, ipo-pair-plain and ipo-pair-q8 are measured interleaved (each run scores one pair with every arm, in rotating order). GFLOP counts the PLAIN path\'s work in all of them (issue 10: "counting only the FLOPs the plain path would need"); detail.executedGflop is what ran.',
     'ipo-pair-q8 (onnx): ipo-pair on the q8 graph (onnx/model_quantized.onnx: int8 weight MatMuls, activations quantized per call, as onnxruntime quantize_dynamic); GFLOP and ratio as fp32 (the same multiply-adds, in int8, against the fp32 peak), so a ratio above 1 is possible.',
     'sft-step-T / dpo-step-T (tf): one training step on two T-token sequences, gradients read back, no optimizer update; sft = every weight trainable (LoRA r 8 above 50 M parameters: a full 135M fine-tune does not fit the 4 GB wasm heap), FLOPs 3 × forward; dpo = LoRA r 8, FLOPs 3 × policy forward + reference forward.',
     'ipo-cache-warm: the ipo-pair pairs through the cached scorePairs in a fresh cache folder, per pair: the time of a warm rerun (every pair read back); detail.speedup = cold ÷ warm.',
