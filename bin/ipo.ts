@@ -25,6 +25,8 @@ function rewardBenchSummaryText(run: RewardBenchRun): string {
   lines.push(`paper categories (plain mean): ${Object.entries(r.paper.plain.categories).map(([k, v]) => `${k} ${pct(v).trim()}`).join(' · ')}   average ${pct(r.paper.plain.average).trim()}`);
   if (run.missingSubsets.length) lines.push(`missing subsets: ${run.missingSubsets.join(', ')} (empty sections count 0 in the official score)`);
   if (run.malformed.count) lines.push(`malformed rows skipped: ${run.malformed.count} (first: ${run.malformed.examples[0]?.reason})`);
+  const unknown = Object.entries(run.unknownSubsets);
+  if (unknown.length) lines.push(`unknown subsets (scored, in no section or category): ${unknown.map(([k, n]) => `${k} (${n})`).join(', ')}`);
   lines.push(run.description);
   return lines.join('\n');
 }

@@ -13,7 +13,7 @@ import { getMethod, METHOD_NAMES, type MethodName, type ScoringModel } from '../
 import type { BinarySummary, SelfRewardSummary } from '../scoring/judges';
 import type { IpoPreset, IpoTruncation } from '../scoring/yes-no';
 import { rewardBenchReport, type RewardBenchReport, type TiePolicy } from './rewardbench-metrics';
-import { REWARDBENCH_SECTIONS } from './rewardbench-constants';
+import { REWARDBENCH_ALL_SUBSETS, REWARDBENCH_SECTIONS } from './rewardbench-constants';
 
 export type RewardBenchMethod = MethodName;
 export const REWARDBENCH_METHODS: readonly RewardBenchMethod[] = METHOD_NAMES;
@@ -54,6 +54,8 @@ export interface RewardBenchRun {
   fidelity: Record<string, string>;
   missingSubsets: string[];
   malformed: { count: number; examples: { index: number; reason: string }[] };
+  /** Rows whose subset is not one of RewardBench's 23, by name: scored, but in no section. */
+  unknownSubsets: Record<string, number>;
   rows: RewardBenchRow[];
   /**
    * Per pair, with its `id` and `subset`. `chosen`/`rejected` hold the method's scores: P(Yes) for ipo, the rubric
@@ -81,11 +83,31 @@ export async function scoreRewardBenchRows(
   return { outcomes: r.results, cached: r.cached, ...(r.judgeSummary ? { judgeSummary: r.judgeSummary } : {}) };
 }
 
+/**
+ * Refuse a run that would measure nothing (issue 11: it used to print "score 0" and exit 0): no rows at all, or no
+ * row of a RewardBench subset. Rows of unknown subsets are scored (they keep their own accuracy) but never enter a
+ * section; they are returned by name and count so every summary can say so. Throws one line.
+ */
+export function checkMeasurable(rows: readonly RewardBenchRow[], source: string, malformed = 0): Record<string, number> {
+  const why = malformed > 0 ? ` (${malformed} malformed row${malformed === 1 ? '' : 's'} skipped)` : '';
+  if (rows.length === 0) throw new Error(`nothing to measure: ${source} has no usable rows${why}`);
+  const known = new Set(REWARDBENCH_ALL_SUBSETS);
+  const unknown: Record<string, number> = {};
+  for (const r of rows) if (!known.has(r.subset)) unknown[r.subset] = (unknown[r.subset] ?? 0) + 1;
+  const n = Object.values(unknown).reduce((a, b) => a + b, 0);
+  if (n === rows.length) {
+    const names = Object.keys(unknown).slice(0, 5).map((x) => `'${x}'`).join(', ');
+    throw new Error(`nothing to measure: no row of ${source} has a RewardBench subset (found ${names}${Object.keys(unknown).length > 5 ? ', …' : ''}); known subsets: ${REWARDBENCH_ALL_SUBSETS.join(', ')}`);
+  }
+  return unknown;
+}
+
 /** Load, score and report. */
 export async function runRewardBench(model: ScoringModel, opts: RewardBenchRunOptions = {}): Promise<RewardBenchRun> {
   const spec = getMethod(opts.method ?? 'ipo', REWARDBENCH_METHODS);
   const method = spec.name;
   const data = await loadRewardBench({ source: opts.source ?? 'filtered', limitPerSubset: opts.limitPerSubset, seed: opts.seed, subsets: opts.subsets });
+  const unknownSubsets = checkMeasurable(data.rows, data.source, data.malformed.count);
   const { outcomes, cached, judgeSummary } = await scoreRewardBenchRows(model, data.rows, opts);
   const settings: Record<string, unknown> = {
     method, limitPerSubset: opts.limitPerSubset ?? null, seed: opts.seed ?? 42, tiePolicy: opts.tiePolicy ?? 'wrong',
@@ -100,6 +122,7 @@ export async function runRewardBench(model: ScoringModel, opts: RewardBenchRunOp
     fidelity: data.fidelity,
     missingSubsets: data.missingSubsets,
     malformed: data.malformed,
+    unknownSubsets,
     rows: data.rows,
     outcomes,
     report: rewardBenchReport(outcomes, { tiePolicy: opts.tiePolicy }),
@@ -129,6 +152,7 @@ export function rewardBenchRunJson(run: RewardBenchRun): Record<string, unknown>
     fidelity: run.fidelity,
     missingSubsets: run.missingSubsets,
     malformed: run.malformed,
+    unknownSubsets: run.unknownSubsets,
     model: run.model,
     method: run.method,
     settings: run.settings,
