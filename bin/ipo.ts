@@ -159,6 +159,10 @@ modelCommand('rewardbench')
   .addOption(batchSizeOption())
   .addOption(prefixReuseOption())
   .action(async (o: ModelOpts & ScoringSpeedOpts & { source: string; limitPerSubset?: number; seed: number; method: RewardBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; results?: string; apiStyle: ApiStyle }) => {
+    if (o.results) {
+      const { assertWritableFile } = await import('../lib/util/paths.ts');
+      assertWritableFile(o.results, '--results'); // before the run, not after it
+    }
     await withScorer(o, async (m) => {
       const run = await runRewardBench(m, { source: o.source, limitPerSubset: o.limitPerSubset, seed: o.seed, method: o.method, preset: o.preset, truncation: o.truncation, mode: o.mode, maxNewTokens: o.maxNewTokens, batchSize: o.batchSize, prefixReuse: o.prefixReuse });
       if (o.results) {

@@ -36,3 +36,12 @@ test('unknown subsets next to known ones are scored, reported by name and kept o
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /unknown subsets \(scored, in no section or category\): nonsense \(1\)/);
 });
+
+test('an unwritable --results path fails before the run; --max-new-tokens 0 is an empty continuation', () => {
+  const notADir = file('plain-file.txt', 'x');
+  const r = ipo('rewardbench', '--source', 'rebuilt', '--results', join(notADir, 'results.json'), '--json');
+  assertOneLineError(r, /--results .*results\.json is not writable \(E[A-Z]+\)/);
+  assert.doesNotMatch(r.stderr, /RewardBench ipo/, 'no pair was scored');
+  const g = ipoJson<{ text: string; tokens: number[] }>('generate', '--prompt', 'Once upon a time', '--max-new-tokens', '0');
+  assert.deepEqual(g, { text: '', tokens: [] });
+});

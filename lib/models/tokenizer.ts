@@ -48,7 +48,8 @@ export function loadTokenizer(dir: string, opts: { chatTemplate?: string } = {})
     raw,
     hasChatTemplate: Boolean(template),
     encode: (text, o) => raw.encode(text, { add_special_tokens: o?.addSpecialTokens ?? true }),
-    decode: (ids, o) => raw.decode(ids, { skip_special_tokens: o?.skipSpecialTokens ?? true }),
+    // transformers.js refuses an empty list; no ids is the empty text (e.g. generate with --max-new-tokens 0)
+    decode: (ids, o) => (ids.length === 0 ? '' : raw.decode(ids, { skip_special_tokens: o?.skipSpecialTokens ?? true })),
     applyChatTemplate(messages, o) {
       if (!template) throw new Error(`the tokenizer in ${dir} has no chat template (tokenizer_config.json chat_template)`);
       return raw.apply_chat_template(messages as { role: string; content: string }[], {

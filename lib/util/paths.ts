@@ -4,7 +4,7 @@
  * Paths are resolved from the repo root found by walking up from `process.cwd()` (notebooks run there; no
  * `import.meta`, which tslab's CJS transpile cannot take).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { homedir } from 'node:os';
 
@@ -85,4 +85,20 @@ export function displayPath(p: string): string {
   const rel = relative(repoRoot(), abs);
   if (!rel.startsWith('../..') && !isAbsolute(rel)) return rel || '.';
   return basename(abs);
+}
+
+/**
+ * Fail BEFORE a long run when its output file cannot be written (issue 11: `--results` on an unwritable path used to
+ * fail after the whole run): creates the parent folders, opens the file for appending (which creates nothing new when
+ * it exists) and removes it again if this call created it. Throws one line naming the path and the OS error code.
+ */
+export function assertWritableFile(file: string, what = 'output file'): void {
+  const existed = existsSync(file);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    closeSync(openSync(file, 'a'));
+    if (!existed) rmSync(file, { force: true });
+  } catch (e) {
+    throw new Error(`${what} ${displayPath(file)} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
