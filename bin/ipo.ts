@@ -13,6 +13,7 @@ import { pYes, type IpoPreset, type IpoTruncation } from '../lib/scoring/yes-no.
 import { runRewardBench, rewardBenchRunJson, type PairScorer, type RewardBenchMethod, type RewardBenchRun } from '../lib/eval/run-rewardbench.ts';
 import { runRmBench, rmBenchRunJson, type RmBenchMethod } from '../lib/eval/run-rmbench.ts';
 import { getMethod } from '../lib/scoring/methods.ts';
+import { formatTruncation } from '../lib/eval/truncation-summary.ts';
 import type { RmBenchFileDomain } from '../lib/data/rmbench.ts';
 
 /** Human-readable RewardBench summary: per subset, sections, score and the paper's categories. */
@@ -27,9 +28,14 @@ function rewardBenchSummaryText(run: RewardBenchRun): string {
   if (run.malformed.count) lines.push(`malformed rows skipped: ${run.malformed.count} (first: ${run.malformed.examples[0]?.reason})`);
   const unknown = Object.entries(run.unknownSubsets);
   if (unknown.length) lines.push(`unknown subsets (scored, in no section or category): ${unknown.map(([k, n]) => `${k} (${n})`).join(', ')}`);
+  const trunc = formatTruncation(run.truncation, String(run.settings.truncation ?? 'right'));
+  if (trunc) lines.push(trunc);
   lines.push(run.description);
   return lines.join('\n');
 }
+/** IPO's truncation of long prompts (lib/scoring/yes-no.ts). */
+const truncationOption = () => new Option('--truncation <name>', 'ipo: right = official (cuts the marker on long inputs); left; keep-marker').choices(['right', 'left', 'keep-marker']).default('right');
+
 /** The options every model-running command takes. */
 function modelCommand(name: string): Command {
   return addModelOptions(program.command(name));
@@ -72,11 +78,16 @@ modelCommand('score')
   .requiredOption('--response <text>', 'the response to judge')
   .option('--category <subset>', 'RewardBench subset choosing the template (unknown → alpacaeval-easy, as the official code)')
   .addOption(new Option('--preset <name>', 'paper = official code; exact = whole-continuation probability').choices(['paper', 'exact']).default('paper'))
-  .action(async (o: ModelOpts & { instruction: string; response: string; category?: string; preset: IpoPreset }) => {
+  .addOption(truncationOption())
+  .option('--max-length <n>', 'prompt ids kept (official 1024; capped by the model\'s context)', intArg('--max-length', 1), 1024)
+  .action(async (o: ModelOpts & { instruction: string; response: string; category?: string; preset: IpoPreset; truncation: IpoTruncation; maxLength: number }) => {
     await withModel(o, async (m) => {
-      const s = await pYes(m, { instruction: o.instruction, response: o.response, category: o.category }, { preset: o.preset });
-      print(o, { pYes: s.pYes, yes: s.yes, no: s.no, preset: s.preset, promptTokens: s.promptTokens, truncated: s.truncated },
-        () => `P(Yes) = ${s.pYes.toFixed(4)}  (raw yes ${s.yes.toExponential(3)}, no ${s.no.toExponential(3)}; preset ${s.preset}, ${s.promptTokens} prompt tokens)`);
+      const s = await pYes(m, { instruction: o.instruction, response: o.response, category: o.category }, { preset: o.preset, truncation: o.truncation, maxLength: o.maxLength });
+      print(o, { pYes: s.pYes, yes: s.yes, no: s.no, preset: s.preset, promptTokens: s.promptTokens, truncated: s.truncated, markerCut: s.markerCut, truncation: o.truncation },
+        () => [
+          `P(Yes) = ${s.pYes.toFixed(4)}  (raw yes ${s.yes.toExponential(3)}, no ${s.no.toExponential(3)}; preset ${s.preset}, ${s.promptTokens} prompt tokens)`,
+          ...(s.truncated ? [`truncated (${o.truncation}) to ${s.promptTokens} tokens: ${s.markerCut ? 'the marker after the response was cut, so the model did not read the question' : 'the marker after the response was kept'}`] : []),
+        ].join('\n'));
     });
   });
 
@@ -142,7 +153,6 @@ async function withScorer<T>(o: ModelOpts & { method: string; apiStyle?: ApiStyl
 const presetOption = () => new Option('--preset <name>', 'ipo: paper = official code; exact = whole-continuation probability').choices(['paper', 'exact']).default('paper');
 const modeOption = () => new Option('--mode <name>', 'judges and rm: faithful = official quirks; fixed = repaired').choices(['faithful', 'fixed']).default('faithful');
 const apiStyleOption = () => new Option('--api-style <name>', 'with --base-url: completions = the api engine (token-id prompts; vLLM, llama.cpp, ipo serve); chat = the official *_gpt.py path (chat completions, top_logprobs; OpenAI, OpenRouter), no local model').choices(['completions', 'chat']).default('completions');
-const truncationOption = () => new Option('--truncation <name>', 'ipo: right = official (cuts the marker on long inputs); left; keep-marker').choices(['right', 'left', 'keep-marker']).default('right');
 
 modelCommand('rewardbench')
   .description('pairwise accuracy on RewardBench with the official section weighting and the paper\'s four categories')
@@ -205,6 +215,8 @@ modelCommand('rmbench')
         lines.push(`mean                ${pct(run.pooled.easy)}  ${pct(run.pooled.normal)}  ${pct(run.pooled.hard)}  ${pct(run.pooled.overall)}`);
         if (run.pooled.missing.length) lines.push(`missing domains: ${run.pooled.missing.join(', ')} (means are over the domains present)`);
         lines.push(`IPO-code diagonal (level_1..3, %): ${JSON.stringify(run.diagonal)}`);
+        const trunc = formatTruncation(run.truncation, o.truncation);
+        if (trunc) lines.push(trunc);
         return lines.join('\n');
       });
     }, 'rmbench');

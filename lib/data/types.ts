@@ -33,6 +33,10 @@ export interface PairResult<S = undefined> {
   correct: boolean;
   /** equal scores: never counted in `correct`. */
   tie: boolean;
+  /** ipo only: how many of the pair's two prompts truncation shortened (0–2). */
+  truncated?: number;
+  /** ipo only: how many of them lost (part of) the marker after the response, e.g. "Answer just Yes/No" (0–2). */
+  markerCut?: number;
   /** The method's full score record (e.g. `IpoPairScore`), when kept. */
   detail?: S;
 }

@@ -12,6 +12,7 @@ import { loadRewardBench, type RewardBenchRow } from '../data/rewardbench';
 import { getMethod, METHOD_NAMES, type MethodName, type ScoringModel } from '../scoring/methods';
 import type { BinarySummary, SelfRewardSummary } from '../scoring/judges';
 import type { IpoPreset, IpoTruncation } from '../scoring/yes-no';
+import { truncationSummary, type TruncationSummary } from './truncation-summary';
 import { rewardBenchReport, type RewardBenchReport, type TiePolicy } from './rewardbench-metrics';
 import { REWARDBENCH_ALL_SUBSETS, REWARDBENCH_SECTIONS } from './rewardbench-constants';
 
@@ -64,6 +65,8 @@ export interface RewardBenchRun {
    */
   outcomes: PairResult[];
   report: RewardBenchReport;
+  /** ipo on a local model: how many prompts truncation shortened and how many lost the marker (`null` otherwise). */
+  truncation: TruncationSummary | null;
   /** judges only: parse failures, prompt-echo matches, score counts / position bias */
   judgeSummary?: SelfRewardSummary | BinarySummary;
   cached: number;
@@ -126,6 +129,7 @@ export async function runRewardBench(model: ScoringModel, opts: RewardBenchRunOp
     rows: data.rows,
     outcomes,
     report: rewardBenchReport(outcomes, { tiePolicy: opts.tiePolicy }),
+    truncation: truncationSummary(outcomes),
     ...(judgeSummary ? { judgeSummary } : {}),
     cached,
   };
@@ -153,6 +157,7 @@ export function rewardBenchRunJson(run: RewardBenchRun): Record<string, unknown>
     missingSubsets: run.missingSubsets,
     malformed: run.malformed,
     unknownSubsets: run.unknownSubsets,
+    truncation: run.truncation,
     model: run.model,
     method: run.method,
     settings: run.settings,

@@ -13,6 +13,7 @@ import type { PreferencePair } from '../data/types';
 import { loadRmBench, type LoadRmBenchOptions, type RmBenchItem, type RmBenchLoad } from '../data/rmbench';
 import { getMethod, type MethodName, type ScoringModel } from '../scoring/methods';
 import type { IpoPreset, IpoTruncation } from '../scoring/yes-no';
+import { truncationSummary, type TruncationSummary } from './truncation-summary';
 import { ipoLevels, rmBenchReport, type IpoLevels, type RmBenchScored, type RmBenchSummary } from './rmbench-metrics';
 
 export type RmBenchMethod = Extract<MethodName, 'ipo' | 'self-reward' | 'rm'>;
@@ -43,11 +44,13 @@ export interface RmBenchRun {
   perFile: RmBenchSummary;
   /** the IPO official code's output: diagonal accuracies in % per data file */
   diagonal: Record<string, IpoLevels>;
+  /** ipo on a local model: prompts truncation shortened / whose Yes/No question it cut (`null` otherwise). */
+  truncation: TruncationSummary | null;
   cached: number;
 }
 
 /** Scores of the 6 responses of every item: `scoreChosen[i]`, `scoreRejected[i]`. */
-export async function scoreRmBenchItems(model: ScoringModel, items: RmBenchItem[], opts: RmBenchRunOptions = {}): Promise<{ scored: RmBenchScored[]; cached: number }> {
+export async function scoreRmBenchItems(model: ScoringModel, items: RmBenchItem[], opts: RmBenchRunOptions = {}): Promise<{ scored: RmBenchScored[]; cached: number; truncation: TruncationSummary | null }> {
   const method = getMethod(opts.method ?? 'ipo', RMBENCH_METHODS);
   // pair k = item ⌊k/3⌋, style k mod 3
   const pairs: PreferencePair[] = items.flatMap((it) => [0, 1, 2].map((i) => ({ id: it.id, subset: it.domain, prompt: it.prompt, chosen: it.chosen[i], rejected: it.rejected[i] })));
@@ -66,20 +69,20 @@ export async function scoreRmBenchItems(model: ScoringModel, items: RmBenchItem[
     scoreChosen: chosen.slice(3 * n, 3 * n + 3),
     scoreRejected: rejected.slice(3 * n, 3 * n + 3),
   }));
-  return { scored, cached: r.cached };
+  return { scored, cached: r.cached, truncation: truncationSummary(r.results) };
 }
 
 export async function runRmBench(model: ScoringModel, opts: RmBenchRunOptions = {}): Promise<RmBenchRun> {
   const spec = getMethod(opts.method ?? 'ipo', RMBENCH_METHODS);
   const method = spec.name as RmBenchMethod;
   const load = await loadRmBench(opts);
-  const { scored, cached } = await scoreRmBenchItems(model, load.items, opts);
+  const { scored, cached, truncation } = await scoreRmBenchItems(model, load.items, opts);
   const { pooled, perFile } = rmBenchReport(scored);
   const settings: Record<string, unknown> = {
     method, limitPerDomain: opts.limitPerDomain ?? null, seed: opts.seed ?? 42,
     ...spec.settings({ preset: opts.preset, truncation: opts.truncation, layout: 'rmbench', mode: opts.mode }),
   };
-  return { model: displayPath(model.ref), method, settings, load, scored, pooled, perFile, diagonal: ipoLevels(scored), cached };
+  return { model: displayPath(model.ref), method, settings, load, scored, pooled, perFile, diagonal: ipoLevels(scored), truncation, cached };
 }
 
 /** The `ipo rmbench --json` shape (fractions; `diagonal` in % as the official IPO JSON). */
@@ -105,5 +108,6 @@ export function rmBenchRunJson(run: RmBenchRun): Record<string, unknown> {
     method: run.method,
     settings: run.settings,
     dropped: run.load.dropped.length,
+    truncation: run.truncation,
   };
 }

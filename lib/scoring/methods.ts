@@ -176,7 +176,17 @@ export const METHODS: Readonly<Record<MethodName, ScoringMethod>> = Object.freez
         ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}), ...(o.prefixReuse !== undefined ? { prefixReuse: o.prefixReuse } : {}),
         label: o.label, cache: o.cache,
       });
-      return { results: pairs.map((p, i) => result(p, { ...r.scores[i], chosen: r.scores[i].chosen.pYes, rejected: r.scores[i].rejected.pYes })), cached: r.cached };
+      return {
+        results: pairs.map((p, i) => {
+          const s = r.scores[i];
+          return {
+            ...result(p, { ...s, chosen: s.chosen.pYes, rejected: s.rejected.pYes }),
+            truncated: Number(s.chosen.truncated) + Number(s.rejected.truncated),
+            markerCut: Number(s.chosen.markerCut) + Number(s.rejected.markerCut),
+          };
+        }),
+        cached: r.cached,
+      };
     },
   },
   'self-reward': {

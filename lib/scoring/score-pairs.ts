@@ -29,7 +29,8 @@ export interface ScorePairsResult {
 }
 
 /** Bump when the scores for the same inputs change, so stale cache entries are not reused. */
-const CACHE_VERSION = 'scorePair/v1';
+// v2: scores carry `markerCut` (issue 11), which v1 entries lack.
+const CACHE_VERSION = 'scorePair/v2';
 
 export async function scorePairs(model: CausalLM, pairs: IpoPair[], opts: ScorePairsOptions = {}): Promise<ScorePairsResult> {
   const { label, cache, ...ipo } = opts;

@@ -109,6 +109,13 @@ export interface IpoScore {
   promptTokens: number;
   /** True when truncation removed ids. */
   truncated: boolean;
+  /**
+   * True when truncation removed ids of the marker, the prompt's text after the response that " Yes"/" No" follow
+   * (`IpoPromptParts.tail`: `"\n    "` in RewardBench's layout, `"\n    " + question` in RM-Bench's), so the answer
+   * is read straight after a cut-off response. `'right'` (the official truncation) cuts it whenever it truncates;
+   * `'left'` and `'keep-marker'` keep it unless the marker alone is longer than `maxLength`.
+   */
+  markerCut: boolean;
   /** True when p_yes + p_no was not > 0 (or not finite in log space), so no normalisation happened. */
   underflow: boolean;
   template: string;
@@ -269,6 +276,8 @@ function effectiveMaxLength(fn: string, model: CausalLM, maxLength: number, rese
 interface Truncated {
   ids: number[];
   truncated: boolean;
+  /** Ids of the marker (text after the response) were removed. */
+  markerCut: boolean;
 }
 
 /**
@@ -279,18 +288,25 @@ function truncateIds(
   fn: string, ids: number[], max: number, mode: IpoTruncation, pre: number, suf: number,
   pieces: () => { head: number[]; headResponse: number[] },
 ): Truncated {
-  if (ids.length <= max) return { ids, truncated: false };
+  if (ids.length <= max) return { ids, truncated: false, markerCut: false };
   if (max < pre + suf + 1) throw new Error(`${fn}: maxLength ${max} leaves no room for text next to ${pre + suf} special ids`);
   const prefix = ids.slice(0, pre);
   const suffix = ids.slice(ids.length - suf);
   const text = ids.slice(pre, ids.length - suf);
   const keep = max - pre - suf;
+  // The marker = the ids after head+response in the joint encoding, up to the special suffix (`marker` text ids).
+  const markerLength = () => {
+    const { head, headResponse } = pieces();
+    const l = Math.max(pre, lcp(ids, head), lcp(ids, headResponse));
+    return Math.max(0, ids.length - suf - l);
+  };
   switch (mode) {
     case 'right':
-      // ours.py: tokenizer.encode(prompt, max_length=1024, truncation=True) (truncation_side 'right').
-      return { ids: [...prefix, ...text.slice(0, keep), ...suffix], truncated: true };
+      // ours.py: tokenizer.encode(prompt, max_length=1024, truncation=True) (truncation_side 'right'): the end of the
+      // text goes first, so the marker is cut whenever anything is (unless the template ends with the response).
+      return { ids: [...prefix, ...text.slice(0, keep), ...suffix], truncated: true, markerCut: markerLength() > 0 };
     case 'left':
-      return { ids: [...prefix, ...text.slice(text.length - keep), ...suffix], truncated: true };
+      return { ids: [...prefix, ...text.slice(text.length - keep), ...suffix], truncated: true, markerCut: markerLength() > keep };
     case 'keep-marker': {
       const { head, headResponse } = pieces();
       const h = Math.max(lcp(ids, head), pre);
@@ -299,10 +315,10 @@ function truncateIds(
       const responseIds = ids.slice(h, l);
       const tailIds = ids.slice(l); // the marker (and any special suffix), exactly as in the joint encoding
       if (h + tailIds.length <= max) {
-        return { ids: [...headIds, ...responseIds.slice(0, max - h - tailIds.length), ...tailIds], truncated: true };
+        return { ids: [...headIds, ...responseIds.slice(0, max - h - tailIds.length), ...tailIds], truncated: true, markerCut: false };
       }
-      if (pre + tailIds.length <= max) return { ids: [...headIds.slice(0, max - tailIds.length), ...tailIds], truncated: true };
-      return { ids: [...prefix, ...tailIds.slice(tailIds.length - (max - pre))], truncated: true };
+      if (pre + tailIds.length <= max) return { ids: [...headIds.slice(0, max - tailIds.length), ...tailIds], truncated: true, markerCut: false };
+      return { ids: [...prefix, ...tailIds.slice(tailIds.length - (max - pre))], truncated: true, markerCut: true };
     }
   }
 }
@@ -321,18 +337,19 @@ interface PaperInput {
   prep: Prepared;
   ids: number[];
   truncated: boolean;
+  markerCut: boolean;
 }
 
 function paperInput(fn: string, model: CausalLM, prep: Prepared, o: Resolved): PaperInput {
   // ours.py: ids = tokenizer.encode(prompt, max_length=1024, truncation=True): special tokens ON.
   const full = model.encode(prep.prompt);
   const max = effectiveMaxLength(fn, model, o.maxLength, 0);
-  if (full.length <= max) return { prep, ids: full, truncated: false };
+  if (full.length <= max) return { prep, ids: full, truncated: false, markerCut: false };
   const special = specialTokens(model);
   const pre = startsWith(full, special.prefix) ? special.prefix.length : 0;
   const suf = special.suffix.length > 0 && endsWith(full, special.suffix) ? special.suffix.length : 0;
   const t = truncateIds(fn, full, max, o.truncation, pre, suf, keepMarkerPieces(model, prep.parts, special));
-  return { prep, ids: t.ids, truncated: t.truncated };
+  return { prep, ids: t.ids, truncated: t.truncated, markerCut: t.markerCut };
 }
 
 function paperScore(fn: string, logp: Float32Array, input: PaperInput, yn: YesNoIds): IpoScore {
@@ -348,7 +365,7 @@ function paperScore(fn: string, logp: Float32Array, input: PaperInput, yn: YesNo
   return {
     pYes: underflow ? yes : yes / total,
     yes, no, preset: 'paper',
-    promptTokens: input.ids.length, truncated: input.truncated, underflow,
+    promptTokens: input.ids.length, truncated: input.truncated, markerCut: input.markerCut, underflow,
     template: input.prep.template, prompt: input.prep.prompt,
   };
 }
@@ -366,6 +383,7 @@ interface ExactInput {
   /** The shared prefix c of prompt+" Yes" and prompt+" No", after truncation. */
   ids: number[];
   truncated: boolean;
+  markerCut: boolean;
   yesSuffix: number[];
   noSuffix: number[];
 }
@@ -383,7 +401,7 @@ function exactInput(fn: string, model: CausalLM, prep: Prepared, o: Resolved): E
   const max = effectiveMaxLength(fn, model, o.maxLength, Math.max(yesSuffix.length, noSuffix.length));
   const pre = startsWith(prefix, special.prefix) ? special.prefix.length : 0;
   const t = truncateIds(fn, prefix, max, o.truncation, pre, 0, keepMarkerPieces(model, prep.parts, special));
-  return { prep, ids: t.ids, truncated: t.truncated, yesSuffix, noSuffix };
+  return { prep, ids: t.ids, truncated: t.truncated, markerCut: t.markerCut, yesSuffix, noSuffix };
 }
 
 /** `a` = log P(yes suffix | c), `b` = log P(no suffix | c). */
@@ -395,7 +413,7 @@ function exactFromLogps(input: ExactInput, a: number, b: number): IpoScore {
   return {
     pYes: underflow ? yes : Math.exp(a - lse),
     yes, no: Math.exp(b), preset: 'exact',
-    promptTokens: input.ids.length, truncated: input.truncated, underflow,
+    promptTokens: input.ids.length, truncated: input.truncated, markerCut: input.markerCut, underflow,
     template: input.prep.template, prompt: input.prep.prompt,
   };
 }
