@@ -73,6 +73,7 @@ export * from './eval/rewardbench-metrics';
 export * from './eval/rmbench-metrics';
 export { runRewardBench, scoreRewardBenchRows, rewardBenchRunJson, REWARDBENCH_METHODS, type RewardBenchRun, type RewardBenchRunOptions, type RewardBenchMethod, type PairScorer } from './eval/run-rewardbench';
 export { runRmBench, scoreRmBenchItems, rmBenchRunJson, RMBENCH_METHODS, type RmBenchRun, type RmBenchRunOptions, type RmBenchMethod } from './eval/run-rmbench';
+export { truncationSummary, formatTruncation, type TruncationSummary } from './eval/truncation-summary';
 export * from './eval/prompt-search';
 export * from './scoring/ablations';
 export { PAPER_RESULTS, getPaperResults, paperRow, paperAverageCheck, truncateDecimals, type PaperRow } from './eval/paper-results';

@@ -51,6 +51,7 @@
 import { outcome } from '../eval/outcome';
 import type { CausalLM } from '../models/types';
 import { describe } from '../util/check';
+import { displayPath } from '../util/paths';
 import { ipoPromptParts, type IpoLayout, type IpoPromptParts } from './prompt';
 import { resolveTemplate, type TemplateSet } from './templates';
 
@@ -335,6 +336,9 @@ function keepMarkerPieces(model: CausalLM, parts: IpoPromptParts, special: Speci
 
 interface PaperInput {
   prep: Prepared;
+  /** The model's reference (for errors that name it) and engine (NaN means "outside the top-K" on 'api'). */
+  model: string;
+  engine: string;
   ids: number[];
   truncated: boolean;
   markerCut: boolean;
@@ -344,21 +348,21 @@ function paperInput(fn: string, model: CausalLM, prep: Prepared, o: Resolved): P
   // ours.py: ids = tokenizer.encode(prompt, max_length=1024, truncation=True): special tokens ON.
   const full = model.encode(prep.prompt);
   const max = effectiveMaxLength(fn, model, o.maxLength, 0);
-  if (full.length <= max) return { prep, ids: full, truncated: false, markerCut: false };
+  if (full.length <= max) return { prep, model: model.ref, engine: model.engine, ids: full, truncated: false, markerCut: false };
   const special = specialTokens(model);
   const pre = startsWith(full, special.prefix) ? special.prefix.length : 0;
   const suf = special.suffix.length > 0 && endsWith(full, special.suffix) ? special.suffix.length : 0;
   const t = truncateIds(fn, full, max, o.truncation, pre, suf, keepMarkerPieces(model, prep.parts, special));
-  return { prep, ids: t.ids, truncated: t.truncated, markerCut: t.markerCut };
+  return { prep, model: model.ref, engine: model.engine, ids: t.ids, truncated: t.truncated, markerCut: t.markerCut };
 }
 
 function paperScore(fn: string, logp: Float32Array, input: PaperInput, yn: YesNoIds): IpoScore {
   // ours.py: probs = softmax(logits[:, -1, :]); yes_prob = sum of probs at EVERY id of encode(" Yes"),
   // duplicates included (TinyStories: ▁ twice); no_prob likewise.
   let yes = 0;
-  for (const id of yn.yes) yes += Math.exp(at(fn, logp, id));
+  for (const id of yn.yes) yes += Math.exp(finiteLogp(fn, input, at(fn, logp, id), `" Yes" (token ${id})`));
   let no = 0;
-  for (const id of yn.no) no += Math.exp(at(fn, logp, id));
+  for (const id of yn.no) no += Math.exp(finiteLogp(fn, input, at(fn, logp, id), `" No" (token ${id})`));
   const total = yes + no;
   // ours.py: `if total > 0: yes, no = yes/total, no/total` else both are returned raw (fp16 underflow → ≈(0, 0)).
   const underflow = !(total > 0);
@@ -368,6 +372,20 @@ function paperScore(fn: string, logp: Float32Array, input: PaperInput, yn: YesNo
     promptTokens: input.ids.length, truncated: input.truncated, markerCut: input.markerCut, underflow,
     template: input.prep.template, prompt: input.prep.prompt,
   };
+}
+
+/**
+ * A log-probability the score may use: NaN or +Inf means the engine produced NaN/Inf logits (broken weights, an fp16
+ * overflow, a bad backend), and P(Yes) would come out NaN — a "result" a run would average silently. −Inf is a
+ * legitimate underflow (probability 0) and passes; the underflow path above handles it as the official code does.
+ * The api engine is the one exception: there NaN is its documented "not among the server's top-K log-probs"
+ * (lib/models/api.ts), counted in its `stats().yesNoMissing`, and the score stays NaN (never a made-up 0).
+ */
+function finiteLogp(fn: string, input: { model: string; engine: string }, v: number, what: string): number {
+  if ((Number.isNaN(v) && input.engine !== 'api') || v === Infinity) {
+    throw new Error(`${fn}: ${displayPath(input.model)} returned a non-finite log-probability (${v}) for ${what}: its logits are NaN/Inf (broken weights, fp16 overflow or a faulty backend), so P(Yes) would be meaningless`);
+  }
+  return v;
 }
 
 function at(fn: string, logp: Float32Array, id: number): number {
@@ -380,6 +398,9 @@ function at(fn: string, logp: Float32Array, id: number): number {
 
 interface ExactInput {
   prep: Prepared;
+  /** The model's reference (for errors that name it) and engine (NaN means "outside the top-K" on 'api'). */
+  model: string;
+  engine: string;
   /** The shared prefix c of prompt+" Yes" and prompt+" No", after truncation. */
   ids: number[];
   truncated: boolean;
@@ -401,11 +422,13 @@ function exactInput(fn: string, model: CausalLM, prep: Prepared, o: Resolved): E
   const max = effectiveMaxLength(fn, model, o.maxLength, Math.max(yesSuffix.length, noSuffix.length));
   const pre = startsWith(prefix, special.prefix) ? special.prefix.length : 0;
   const t = truncateIds(fn, prefix, max, o.truncation, pre, 0, keepMarkerPieces(model, prep.parts, special));
-  return { prep, ids: t.ids, truncated: t.truncated, markerCut: t.markerCut, yesSuffix, noSuffix };
+  return { prep, model: model.ref, engine: model.engine, ids: t.ids, truncated: t.truncated, markerCut: t.markerCut, yesSuffix, noSuffix };
 }
 
 /** `a` = log P(yes suffix | c), `b` = log P(no suffix | c). */
 function exactFromLogps(input: ExactInput, a: number, b: number): IpoScore {
+  finiteLogp('exact', input, a, '" Yes"');
+  finiteLogp('exact', input, b, '" No"');
   const m = Math.max(a, b);
   const lse = m + Math.log(Math.exp(a - m) + Math.exp(b - m));
   const yes = Math.exp(a);
