@@ -4,9 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { loadModel } from '../lib/models/load.ts';
 import { DEFAULT_MODEL } from '../lib/models/resolve.ts';
-import { ONNX_DEVICES, ONNX_DTYPES, type OnnxDevice, type OnnxDtype } from '../lib/models/onnx.ts';
+import { ONNX_DEVICES, ONNX_DTYPES, type OnnxDevice, type OnnxDtype } from '../lib/models/onnx-options.ts';
 import type { CausalLM, EngineName } from '../lib/models/types.ts';
 import type { TfBackendName } from '../lib/models/backend.ts';
 
@@ -78,6 +77,8 @@ export async function withModel<T>(o: ModelOpts, f: (m: CausalLM) => Promise<T>)
   const api = engine === 'api' && o.baseUrl?.length
     ? { baseUrls: o.baseUrl!, apiModel: o.apiModel, topLogprobs: o.topLogprobs, concurrency: o.concurrency, timeoutMs: o.requestTimeout ? o.requestTimeout * 1000 : undefined, prices: o.prices ? readPrices(o.prices) : undefined, log: logLine }
     : undefined;
+  // loaded on use: the engines pull in tfjs and transformers.js (~1 s), which --help and usage errors do not need
+  const { loadModel } = await import('../lib/models/load.ts');
   const m = await loadModel(o.model, { engine, backend: o.backend, dtype: o.dtype, device: o.device, api });
   try {
     return await f(m);

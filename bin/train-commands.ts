@@ -4,9 +4,8 @@
  */
 import { Option, type Command } from 'commander';
 import { addModelOptions, engineOf, floatArg, intArg, jsonOption, logLine, print, withModel, type ModelOpts } from './cli-common.ts';
-import { loadTfModel } from '../lib/models/load.ts';
 import type { TfCausalLM } from '../lib/models/tf-causal-lm.ts';
-import { DPO_LOSS_TYPES, type DpoLossType } from '../lib/dpo/loss.ts';
+import { DPO_LOSS_TYPES, type DpoLossType } from '../lib/dpo/loss-types.ts';
 import type { LoraConfig } from '../lib/dpo/lora.ts';
 import type { OptimArgs } from '../lib/dpo/train-loop.ts';
 
@@ -57,6 +56,7 @@ function loraFrom(o: TrainFlags): Partial<LoraConfig> | false {
 async function withTrainable<T>(o: ModelOpts, f: (m: TfCausalLM) => Promise<T>): Promise<T> {
   const engine = engineOf(o);
   if (engine && engine !== 'tf') throw new Error(`training needs the tf engine (TensorFlow.js); the ${engine} engine is inference-only`);
+  const { loadTfModel } = await import('../lib/models/load.ts'); // on use: tfjs is ~0.4 s of every CLI start
   const m = await loadTfModel(o.model, { backend: o.backend });
   try {
     return await f(m);

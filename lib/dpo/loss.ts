@@ -30,9 +30,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** The TRL loss types this kit implements (TRL names). */
-export const DPO_LOSS_TYPES = ['sigmoid', 'ipo', 'hinge', 'robust'] as const;
-export type DpoLossType = (typeof DPO_LOSS_TYPES)[number];
+import { DPO_LOSS_TYPES, type DpoLossType } from './loss-types';
+export { DPO_LOSS_TYPES, type DpoLossType };
 
 /** Loss types for which TRL divides the summed completion log-probs by the completion token count (only 'ipo'). */
 export const LENGTH_NORMALISED_LOSS_TYPES: readonly DpoLossType[] = ['ipo'];

@@ -5,9 +5,16 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readableOnHost } from './backend';
-import { TfCausalLM } from './tf-causal-lm';
+import type { TfCausalLM } from './tf-causal-lm';
 import type { CausalLM } from './types';
+
+/**
+ * The TF engine, recognised by shape rather than `instanceof`: importing the class would load tfjs into every module
+ * that keys a cache (and so into every CLI start, ~0.4 s), though only a TF model can reach this branch.
+ */
+function isTfModel(model: CausalLM): model is TfCausalLM {
+  return model.engine === 'tf' && (model as Partial<TfCausalLM>).model?.params instanceof Map;
+}
 
 const memo = new WeakMap<object, string>();
 
@@ -17,7 +24,7 @@ export function modelFingerprint(model: CausalLM): string {
   if (hit) return hit;
   const h = createHash('sha256');
   h.update(`${model.engine}\0`);
-  if (model instanceof TfCausalLM) {
+  if (isTfModel(model)) {
     h.update(JSON.stringify(model.model.config));
     for (const [name, v] of [...model.model.params].sort(([a], [b]) => a.localeCompare(b))) {
       const data = v.dataSync() as Float32Array;
@@ -53,7 +60,10 @@ export function modelFingerprint(model: CausalLM): string {
  */
 export async function refreshFingerprint(model: CausalLM): Promise<string> {
   memo.delete(model);
-  if (model instanceof TfCausalLM) await readableOnHost(model.model.params.values());
+  if (isTfModel(model)) {
+    const { readableOnHost } = await import('./backend');
+    await readableOnHost(model.model.params.values());
+  }
   return modelFingerprint(model);
 }
 

@@ -31,21 +31,9 @@ import { loadTokenizer, type TextTokenizer } from './tokenizer';
 import { forkedLogProbsWith, type KvOps } from './fork';
 import type { CausalLM, ChatMessage, ForkBranch, ForkResult, GenerateOptions } from './types';
 
-/** Weight formats the engine loads (file `onnx/model<suffix>.onnx`). */
-export type OnnxDtype = 'fp32' | 'fp16' | 'q8' | 'q4' | 'q4f16';
-/** ONNX Runtime execution providers the engine can ask transformers.js for. */
-export type OnnxDevice = 'cpu' | 'cuda' | 'webgpu';
-
-/** dtype → file-name suffix, as in transformers.js 4.x `DEFAULT_DTYPE_SUFFIX_MAPPING`. */
-export const ONNX_DTYPE_SUFFIX: Readonly<Record<OnnxDtype, string>> = Object.freeze({
-  fp32: '',
-  fp16: '_fp16',
-  q8: '_quantized',
-  q4: '_q4',
-  q4f16: '_q4f16',
-});
-export const ONNX_DTYPES = Object.keys(ONNX_DTYPE_SUFFIX) as OnnxDtype[];
-export const ONNX_DEVICES: readonly OnnxDevice[] = ['cpu', 'cuda', 'webgpu'];
+// the dtype/device names live in a module without transformers.js, so the CLI parses its flags without loading it
+export { ONNX_DTYPE_SUFFIX, ONNX_DTYPES, ONNX_DEVICES, type OnnxDtype, type OnnxDevice } from './onnx-options';
+import { ONNX_DTYPE_SUFFIX, ONNX_DTYPES, ONNX_DEVICES, type OnnxDtype, type OnnxDevice } from './onnx-options';
 
 /** Tokenizer/config files fetched next to the ONNX weights for a hub id (missing ones are skipped). */
 export const ONNX_MODEL_FILES = [
