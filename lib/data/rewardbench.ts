@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { REWARDBENCH_SUBSETS } from './rewardbench-subsets';
 import { AssetNotFoundError, hubCacheDir } from '../util/paths';
-import { hubEndpoint, hubOffline } from '../util/hub';
+import { hubOffline, hubRequestOptions } from '../util/hub';
 import { emptyMalformed, malformedReason, noteMalformed, sliceStratified, toRow, type MalformedReport, type RewardBenchFidelity, type RewardBenchRow } from './rows';
 import { REBUILT_FIDELITY, rebuildRewardBench, type HepJoin } from './rewardbench-rebuild';
 
@@ -119,8 +119,7 @@ export function findCachedSplit(split: RewardBenchSplit, revision = 'main'): { f
  */
 async function downloadSplit(split: RewardBenchSplit, revision: string): Promise<{ files: string[]; snapshot: string }> {
   const hub = await import('@huggingface/hub');
-  const hubUrl = hubEndpoint();
-  const credentials = process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {};
+  const { hubUrl, ...credentials } = hubRequestOptions(); // credentials: HF_TOKEN and the stall-timeout fetch
   let commit = revision;
   if (!COMMIT.test(revision)) {
     try {

@@ -19,7 +19,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRng } from '../util/rng';
-import { hubOffline } from '../util/hub';
+import { hubOffline, hubRequestOptions } from '../util/hub';
 import { assetRoots, findAsset, hubCacheDir } from '../util/paths';
 
 /** The five RM-Bench data files (subdomains); `safety-*` pool into the "safety" domain for scoring. */
@@ -178,14 +178,14 @@ function missingMessage(domain: RmBenchFileDomain, why: string): string {
 /** Download `total_dataset.json` of THU-KEG/RM-Bench into the hub cache (one-line error on failure). */
 export async function downloadTotalDataset(revision = 'main'): Promise<string> {
   const { downloadFileToCacheDir } = await import('@huggingface/hub');
-  const credentials = process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {};
+  const request = hubRequestOptions(); // HF_ENDPOINT, HF_TOKEN, and a stall timeout (IPO_HUB_TIMEOUT)
   try {
     return await downloadFileToCacheDir({
       repo: { type: 'dataset', name: RMBENCH_HUB.repo },
       path: RMBENCH_HUB.file,
       revision,
       cacheDir: hubCacheDir(),
-      ...credentials,
+      ...request,
     });
   } catch (e) {
     throw new Error(`hub download of dataset ${RMBENCH_HUB.repo}/${RMBENCH_HUB.file} failed: ${(e as Error).message.split('\n')[0]}`);

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { hubCacheDir } from './paths';
+import { stallSecondsFromEnv, stallTimeoutFetch } from './fetch-timeout';
 
 /** `org/name`-shaped references. */
 export const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
@@ -45,6 +46,19 @@ export function hubEndpoint(): string {
   return (process.env.HF_ENDPOINT ?? '').trim().replace(/\/+$/, '') || 'https://huggingface.co';
 }
 
+/** Seconds of silence before a hub request is given up (`IPO_HUB_TIMEOUT`, default 30; lib/util/fetch-timeout.ts). */
+export const HUB_TIMEOUT_ENV = 'IPO_HUB_TIMEOUT';
+
+/**
+ * What every `@huggingface/hub` call of the kit passes: the endpoint (`HF_ENDPOINT`), `HF_TOKEN` when set, and a
+ * `fetch` with a stall timeout, so a hub (or proxy) that accepts the connection and then never answers fails in
+ * one line after `IPO_HUB_TIMEOUT` seconds instead of hanging the command.
+ */
+export function hubRequestOptions(): { hubUrl: string; fetch: typeof fetch; accessToken?: string } {
+  const ms = 1000 * stallSecondsFromEnv(HUB_TIMEOUT_ENV, 30);
+  return { hubUrl: hubEndpoint(), fetch: stallTimeoutFetch(ms, { envVar: HUB_TIMEOUT_ENV }), ...(process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {}) };
+}
+
 /** Hub downloads are off when `IPO_OFFLINE`, `HF_HUB_OFFLINE` or `TRANSFORMERS_OFFLINE` is set to 1. */
 export function hubOffline(): boolean {
   return ['IPO_OFFLINE', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'].some((k) => process.env[k] === '1');
@@ -63,8 +77,7 @@ export async function downloadFromHub(repoId: string, files: string[], opts: { r
   const { downloadFileToCacheDir, modelInfo } = await import('@huggingface/hub');
   const revision = opts.revision ?? 'main';
   const required = new Set(opts.required ?? ['config.json']);
-  const credentials = process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {};
-  const hubUrl = hubEndpoint();
+  const { hubUrl, ...credentials } = hubRequestOptions(); // credentials: token and the stall-timeout fetch
   const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
   let commit = revision;
   if (!COMMIT.test(revision)) {
