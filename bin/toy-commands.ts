@@ -20,7 +20,8 @@ export function registerToyCommands(program: Command): void {
     .action(async (o: { quick?: boolean; seeds: number; worldSeed: number; task?: string; sftSteps?: number; rounds: number; out?: string; json?: boolean; backend?: 'wasm' | 'cpu' }) => {
       const { runToyWorld } = await import('../lib/toy/experiment.ts');
       const { ensureBackend } = await import('../lib/models/backend.ts');
-      const { kitCacheDir } = await import('../lib/util/paths.ts');
+      const { kitCacheDir, assertWritableDir } = await import('../lib/util/paths.ts');
+      if (o.out) assertWritableDir(o.out, '--out'); // before the world is trained, not after it
       const { join } = await import('node:path');
       await ensureBackend(o.backend);
       const r = await runToyWorld({

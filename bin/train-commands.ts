@@ -82,6 +82,7 @@ export function registerTrainingCommands(program: Command): void {
     .option('--limit <n>', 'first N usable prompts', intArg('--limit', 1))
     .addOption(new Option('--mode <m>', 'faithful = raw instruction + decode-and-slice (official); fixed = chat template + continuation ids').choices(['faithful', 'fixed']).default('faithful'))
     .action(async (o: ModelOpts & { prompts: string; out: string; n: number; temperature: number; topP: number; maxNewTokens: number; seed: number; limit?: number; mode: 'faithful' | 'fixed' }) => {
+      (await import('../lib/util/paths.ts')).assertWritableFile(o.out, '--out'); // before the run, not after it
       const { readPromptFile, formatPromptReport } = await import('../lib/data/prompts.ts');
       const { sampleResponses, formatSampleSummary } = await import('../lib/generate/sample.ts');
       const { writeSamples } = await import('../lib/generate/samples-file.ts');
@@ -104,6 +105,7 @@ export function registerTrainingCommands(program: Command): void {
     .option('--limit <n>', 'first N usable training examples', intArg('--limit', 1))
     .requiredOption('--out <dir>', 'output: the trained model folder (+ metrics.jsonl, checkpoints/)')
     .action(async (o: ModelOpts & TrainFlags & { train: string; eval?: string; limit?: number; out: string }) => {
+      (await import('../lib/util/paths.ts')).assertWritableDir(o.out, '--out'); // before training, not after it
       const { readSftFile } = await import('../lib/data/sft-examples.ts');
       const { trainSft } = await import('../lib/dpo/train-sft.ts');
       const train = readSftFile(o.train, { limit: o.limit });
@@ -130,6 +132,7 @@ export function registerTrainingCommands(program: Command): void {
     .option('--label-smoothing <x>', 'sigmoid: cDPO; robust: rDPO', floatArg('--label-smoothing', 0, 0.5), 0)
     .option('--rpo-alpha <x>', 'TRL rpo_alpha: add alpha x the chosen NLL to the loss (0 = off)', floatArg('--rpo-alpha', 0), 0)
     .action(async (o: ModelOpts & TrainFlags & { train: string; eval?: string; out: string; beta: number; loss: DpoLossType; labelSmoothing: number; rpoAlpha: number }) => {
+      (await import('../lib/util/paths.ts')).assertWritableDir(o.out, '--out'); // before training, not after it
       const { readPreferencePairs, formatPairsReport } = await import('../lib/data/preference-pairs.ts');
       const { trainDpo } = await import('../lib/dpo/train-dpo.ts');
       const train = readPreferencePairs(o.train);
@@ -177,6 +180,7 @@ export function registerTrainingCommands(program: Command): void {
     .action(async (o: ModelOpts & TrainFlags & { prompts: string; out: string; rounds: number; judge: 'ipo' | 'self-reward' | 'rm'; rewardModel?: string; mode: 'faithful' | 'fixed'; preset: 'paper' | 'exact'; n: number; temperature: number; topP: number; maxNewTokens: number; judgeMaxNewTokens?: number; limit?: number; beta: number; loss: DpoLossType; promptFormat?: 'raw' | 'chat' }) => {
       const engine = engineOf(o);
       if (engine && engine !== 'tf') throw new Error(`self-improve trains the policy, which needs the tf engine (not ${engine})`);
+      (await import('../lib/util/paths.ts')).assertWritableDir(o.out, '--out'); // before round 1, not after it
       const { readPromptFile, formatPromptReport } = await import('../lib/data/prompts.ts');
       const { selfImprove } = await import('../lib/self-improve/rounds.ts');
       const judges = await import('../lib/self-improve/score-responses.ts');
@@ -220,6 +224,7 @@ export function registerTrainingCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output folder')
     .addOption(jsonOption())
     .action(async (o: { pairs: string; eval?: string; format: 'trl'; model: string; out: string; json?: boolean }) => {
+      (await import('../lib/util/paths.ts')).assertWritableDir(o.out, '--out');
       const { readPreferencePairs, formatPairsReport } = await import('../lib/data/preference-pairs.ts');
       const { exportPairsForTrl } = await import('../lib/dpo/trl-export.ts');
       const train = readPreferencePairs(o.pairs);

@@ -261,19 +261,20 @@ describe('files', () => {
     const file = join(tmp, 'rows.jsonl');
     writeFileSync(file, lines.join('\n') + '\n');
     const d = await loadRewardBench({ source: file });
-    assert.equal(d.source, file);
+    assert.equal(d.source, 'rows.jsonl', 'a label: the file as the kit prints paths, never absolute');
     assert.deepEqual(d.files, [file]);
     assert.deepEqual(d.rows.map((r) => r.id), ['a', 6]);
     assert.deepEqual(d.rows[1], { id: 6, prompt: 'P7', chosen: 'C7', rejected: 'R7', chosen_model: 'unknown', rejected_model: 'unknown', subset: 'a-new-subset' });
     assert.equal(d.malformed.count, 7);
     const reasons = new Map(d.malformed.examples.map((x) => [x.index, x.reason]));
-    assert.equal(reasons.get(1), "missing field 'prompt'");
-    assert.match(reasons.get(2)!, /^invalid JSON/);
-    assert.equal(reasons.get(3), 'empty chosen');
-    assert.equal(reasons.get(4), "field 'rejected' is number, not a string");
-    assert.equal(reasons.get(5), 'empty prompt');
-    assert.equal(reasons.get(7), 'row is array, not an object');
-    assert.equal(reasons.get(8), 'empty rejected');
+    // each reason starts with the row's line in the file (the blank line 4 is counted, as an editor shows it)
+    assert.equal(reasons.get(1), "line 2: missing field 'prompt'");
+    assert.match(reasons.get(2)!, /^line 3: invalid JSON/);
+    assert.equal(reasons.get(3), 'line 5: empty chosen');
+    assert.equal(reasons.get(4), "line 6: field 'rejected' is number, not a string");
+    assert.equal(reasons.get(5), 'line 7: empty prompt');
+    assert.equal(reasons.get(7), 'line 9: row is array, not an object');
+    assert.equal(reasons.get(8), 'line 10: empty rejected');
     assert.deepEqual(d.fidelity, {}, 'fidelity of a plain file is unknown');
     assert.ok(d.missingSubsets.includes('hep-go') && !d.missingSubsets.includes('hep-cpp'));
     assert.match(d.description, /7 malformed rows dropped/);
@@ -290,7 +291,7 @@ describe('files', () => {
     const d = await loadRewardBench({ source: file });
     assert.deepEqual(d.rows, [...built.rows, extra]);
     assert.deepEqual(d.fidelity, { 'llmbar-natural': 'exact', 'hep-rust': 'near-exact' });
-    assert.deepEqual(d.malformed, { count: 1, examples: [{ index: 11, reason: "missing field 'chosen'" }] });
+    assert.deepEqual(d.malformed, { count: 1, examples: [{ index: 11, reason: "element 12: missing field 'chosen'" }] });
     assert.match(d.description, /not comparable/);
 
     writeFileSync(join(tmp, 'obj.json'), JSON.stringify({ nope: 1 }));
@@ -312,7 +313,7 @@ describe('files', () => {
       { id: 2_000_000_001, prompt: 'Write f.', chosen: 'def f(): return 1', chosen_model: 'human', rejected: 'def f(): return 2', rejected_model: 'human', subset: 'hep-python' },
       { id: 34, prompt: 'Custom?', chosen: 'yes', chosen_model: 'm1', rejected: 'no', rejected_model: 'm2', subset: 'my-own-subset' },
     ]);
-    assert.deepEqual(d.malformed, { count: 2, examples: [{ index: 1, reason: "missing field 'prompt'" }, { index: 3, reason: 'empty rejected' }] });
+    assert.deepEqual(d.malformed, { count: 2, examples: [{ index: 1, reason: "row 2: missing field 'prompt'" }, { index: 3, reason: 'row 4: empty rejected' }] });
   });
 });
 

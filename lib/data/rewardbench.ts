@@ -15,7 +15,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { REWARDBENCH_SUBSETS } from './rewardbench-subsets';
-import { AssetNotFoundError, hubCacheDir } from '../util/paths';
+import { AssetNotFoundError, displayPath, hubCacheDir } from '../util/paths';
+import { readUtf8File, readUtf8Strict } from '../util/jsonl';
 import { hubOffline, hubRequestOptions } from '../util/hub';
 import { emptyMalformed, malformedReason, noteMalformed, sliceStratified, toRow, type MalformedReport, type RewardBenchFidelity, type RewardBenchRow } from './rows';
 import { REBUILT_FIDELITY, rebuildRewardBench, type HepJoin } from './rewardbench-rebuild';
@@ -170,21 +171,39 @@ async function readParquet(path: string): Promise<unknown[]> {
  * Raw records of a `.parquet`, `.json` (array, or `{rows: [...]}`) or `.jsonl` / `.ndjson` file. Lines of a JSONL
  * file that do not parse are reported in `errors` (index → reason) with `undefined` in their slot.
  */
-export async function readRecordsFile(path: string): Promise<{ records: unknown[]; errors: Map<number, string> }> {
+export async function readRecordsFile(path: string): Promise<{ records: unknown[]; errors: Map<number, string>; where: (index: number) => string }> {
   const ext = extname(path).toLowerCase();
   const errors = new Map<number, string>();
-  if (ext === '.parquet') return { records: await readParquet(path), errors };
-  const text = readFileSync(path, 'utf8');
+  // where each record came from, as a user finds it in the file: a 1-based JSONL line, array element or parquet row
+  const nth = (what: string) => (index: number) => `${what} ${index + 1}`;
+  if (ext === '.parquet') return { records: await readParquet(path), errors, where: nth('row') };
+  // a BOM is dropped; bytes that are not UTF-8 fail a JSON file in one line and skip (and report) a JSONL line
+  const { text, invalidUtf8 } = readUtf8File(path);
   if (ext === '.json') {
-    const data = JSON.parse(text) as unknown;
+    if (invalidUtf8.length) readUtf8Strict(path, 'RewardBench file');
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${displayPath(path)} is not valid JSON: ${oneLine(e)}`);
+    }
     const arr = Array.isArray(data) ? data : (data as { rows?: unknown })?.rows;
-    if (!Array.isArray(arr)) throw new Error(`${path}: expected a JSON array of rows (or {"rows": [...]})`);
-    return { records: arr, errors };
+    if (!Array.isArray(arr)) throw new Error(`${displayPath(path)}: expected a JSON array of rows (or {"rows": [...]})`);
+    return { records: arr, errors, where: nth('element') };
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
     const records: unknown[] = [];
-    for (const line of text.split(/\r?\n/)) {
-      if (!line.trim()) continue;
+    const lineOf: number[] = []; // blank lines are not records, so a record's index is not its line
+    const notUtf8 = new Map(invalidUtf8.map((u) => [u.line, u.reason]));
+    for (const [i, line] of text.split(/\r?\n/).entries()) {
+      const bad = notUtf8.get(i + 1);
+      if (!bad && !line.trim()) continue;
+      lineOf.push(i + 1);
+      if (bad) {
+        errors.set(records.length, bad);
+        records.push(undefined);
+        continue;
+      }
       try {
         records.push(JSON.parse(line));
       } catch (e) {
@@ -192,16 +211,17 @@ export async function readRecordsFile(path: string): Promise<{ records: unknown[
         records.push(undefined);
       }
     }
-    return { records, errors };
+    return { records, errors, where: (index) => `line ${lineOf[index]}` };
   }
   throw new Error(`unsupported RewardBench file type '${ext || basename(path)}': use .parquet, .json or .jsonl (or --source filtered|raw|rebuilt)`);
 }
 
-function validate(records: readonly unknown[], errors: Map<number, string>, malformed: MalformedReport): RewardBenchRow[] {
+/** The usable rows; every other record is counted in `malformed` with its place in the file (`where`) and why. */
+function validate(records: readonly unknown[], errors: Map<number, string>, malformed: MalformedReport, where?: (index: number) => string): RewardBenchRow[] {
   const rows: RewardBenchRow[] = [];
   records.forEach((r, index) => {
     const why = errors.get(index) ?? malformedReason(r);
-    if (why) noteMalformed(malformed, index, why);
+    if (why) noteMalformed(malformed, index, where ? `${where(index)}: ${why}` : why);
     else rows.push(toRow(r as Record<string, unknown>, index));
   });
   return rows;
@@ -258,15 +278,15 @@ export async function loadRewardBench(opts: LoadRewardBenchOptions): Promise<Rew
     const read = await Promise.all(files.map((f) => readParquet(f)));
     rows = validate(read.flat(), new Map(), malformed);
     source = split;
-    what = `Official ${REWARDBENCH_HUB_REPO} split '${split}' (${SPLIT_NOTE[split]}), snapshot ${got.snapshot}: ${summary(rows)}`;
+    what = `Official ${REWARDBENCH_HUB_REPO} split '${split}' (${SPLIT_NOTE[split]}), snapshot ${displayPath(got.snapshot)}: ${summary(rows)}`;
   } else {
     const path = resolve(opts.source);
     if (!existsSync(path)) throw new AssetNotFoundError(`RewardBench file '${opts.source}'`, [path], "pass 'filtered', 'raw', 'rebuilt' or an existing .parquet/.json/.jsonl file");
-    const { records, errors } = await readRecordsFile(path);
-    rows = validate(records, errors, malformed);
+    const { records, errors, where } = await readRecordsFile(path);
+    rows = validate(records, errors, malformed, where);
     files = [path];
-    source = path;
-    what = `RewardBench rows read from ${path} (${summary(rows)})`;
+    source = displayPath(path); // a label (summaries, JSON, reports): never this machine's absolute path
+    what = `RewardBench rows read from ${source} (${summary(rows)})`;
   }
 
   if (wanted) rows = rows.filter((r) => wanted.has(r.subset));

@@ -20,7 +20,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRng } from '../util/rng';
 import { hubOffline, hubRequestOptions } from '../util/hub';
-import { assetRoots, findAsset, hubCacheDir } from '../util/paths';
+import { assetRoots, displayPath, findAsset, hubCacheDir } from '../util/paths';
+import { readUtf8Strict } from '../util/jsonl';
 
 /** The five RM-Bench data files (subdomains); `safety-*` pool into the "safety" domain for scoring. */
 export const RMBENCH_FILE_DOMAINS = ['chat', 'code', 'math', 'safety-refuse', 'safety-response'] as const;
@@ -127,10 +128,11 @@ export function selectTotalDatasetRows(raw: unknown, domain: RmBenchFileDomain):
 }
 
 function readJson(path: string): unknown {
+  const text = readUtf8Strict(path, 'RM-Bench file'); // BOM dropped; bytes that are not UTF-8 are one error, not U+FFFD
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(text);
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`cannot read ${displayPath(path)}: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 

@@ -30,13 +30,70 @@ export interface RecordFile {
   invalidJson: { line: number; reason: string }[];
 }
 
+/**
+ * The text of a user-supplied file, read as UTF-8: a UTF-8 byte-order mark is dropped (Windows editors write one),
+ * and bytes that are not UTF-8 are REPORTED instead of being turned silently into U+FFFD (Node's default), which
+ * would change the text a model scores. `invalidUtf8` lists each 1-based line that holds such bytes (those lines are
+ * blank in `text`); a JSONL reader counts them as skipped lines, a whole-file format turns them into one error.
+ */
+export function readUtf8File(path: string): { text: string; invalidUtf8: { line: number; reason: string }[] } {
+  let buf = readFileSync(path);
+  if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
+  const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  try {
+    return { text: strict.decode(buf), invalidUtf8: [] };
+  } catch {
+    // slow path, only for a broken file: decode line by line to say which lines are bad
+  }
+  const lines: string[] = [];
+  const invalidUtf8: { line: number; reason: string }[] = [];
+  let start = 0;
+  for (let i = 0; i <= buf.length; i++) {
+    if (i < buf.length && buf[i] !== 0x0a) continue;
+    const bytes = buf.subarray(start, i);
+    try {
+      lines.push(strict.decode(bytes));
+    } catch {
+      const bad = firstInvalidUtf8(bytes);
+      invalidUtf8.push({ line: lines.length + 1, reason: `invalid UTF-8 (byte 0x${bytes[bad].toString(16).padStart(2, '0')} at byte ${bad + 1} of the line; save the file as UTF-8)` });
+      lines.push('');
+    }
+    start = i + 1;
+  }
+  return { text: lines.join('\n'), invalidUtf8 };
+}
+
+/** Offset of the first byte of `b` that does not start or continue a valid UTF-8 sequence. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  let lo = 0, hi = b.length; // the longest valid prefix, by bisection (a cut inside a sequence also fails)
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    try {
+      strict.decode(b.subarray(0, mid));
+      lo = mid;
+    } catch {
+      hi = mid - 1;
+    }
+  }
+  return Math.min(lo, b.length - 1);
+}
+
+/** The text of a whole-file format (JSON, CSV): one error naming the first line that is not UTF-8. */
+export function readUtf8Strict(path: string, what = 'file'): string {
+  const { text, invalidUtf8 } = readUtf8File(path);
+  if (invalidUtf8.length) throw new Error(`${what} ${displayPath(path)} is not UTF-8 text: line ${invalidUtf8[0].line} has ${invalidUtf8[0].reason}${invalidUtf8.length > 1 ? ` (${invalidUtf8.length} lines in all)` : ''}`);
+  return text;
+}
+
 /** Read `path` as JSONL or as a JSON array. Throws one line when the file is missing, a folder, or an unparsable array. */
 export function readRecordFile(path: string, what = 'file'): RecordFile {
   const file = displayPath(path);
   if (!existsSync(path)) throw new Error(`${what} not found: ${file}`);
   if (statSync(path).isDirectory()) throw new Error(`${what} is a folder, not a file: ${file}`);
-  const text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+  const { text, invalidUtf8 } = readUtf8File(path);
   if (text.trimStart().startsWith('[')) {
+    if (invalidUtf8.length) readUtf8Strict(path, what); // throws: a JSON array cannot skip a line
     let arr: unknown;
     try {
       arr = JSON.parse(text);
@@ -48,8 +105,11 @@ export function readRecordFile(path: string, what = 'file'): RecordFile {
   }
   const records: SourceRecord[] = [];
   const invalidJson: { line: number; reason: string }[] = [];
+  const notUtf8 = new Map(invalidUtf8.map((u) => [u.line, u.reason]));
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/\r$/, '');
+    const bad = notUtf8.get(i + 1);
+    if (bad) invalidJson.push({ line: i + 1, reason: bad });
     if (line.trim() === '') return;
     try {
       records.push({ line: i + 1, value: JSON.parse(line) });

@@ -102,3 +102,19 @@ export function assertWritableFile(file: string, what = 'output file'): void {
     throw new Error(`${what} ${displayPath(file)} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }
+
+/**
+ * The folder counterpart of `assertWritableFile`, for commands whose output is a folder (`ipo sft/dpo/self-improve
+ * --out`, `export-pairs`, `toy-world`): creates it (it would be created anyway) and writes and removes a probe file, so
+ * an unwritable place fails in one line before a training run, not after it.
+ */
+export function assertWritableDir(dir: string, what = 'output folder'): void {
+  const probe = join(dir, `.ipo-write-probe-${process.pid}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    closeSync(openSync(probe, 'w'));
+    rmSync(probe, { force: true });
+  } catch (e) {
+    throw new Error(`${what} ${displayPath(dir)} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
