@@ -273,7 +273,9 @@ program
 
 registerTrainingCommands(program);
 registerToyCommands(program);
+(await import('./web-commands.ts')).registerWebCommands(program);
 (await import('./serve-commands.ts')).registerServeCommands(program);
+(await import('./report-commands.ts')).registerReportCommands(program);
 
 program.exitOverride();
 try {

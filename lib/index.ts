@@ -2,6 +2,7 @@
  * The kit's public API: everything a notebook, script or user imports (`import { loadModel, pYes } from './lib'`).
  * Each paper concept lives in one file; this entry only re-exports.
  *
+ * ```text
  *   models   lib/models/    CausalLM interface, model loading (folder / shared assets / hub), the TF.js Llama,
  *                           the ONNX engine (transformers.js), the ONNX exporter, random shape-true models
  *   scoring  lib/scoring/   official IPO templates, prompt layout, P(Yes) with `paper` and `exact` presets, judges
@@ -15,6 +16,9 @@
  *   report   lib/report/    tables, figures and verdict sentences for notebooks and the CLI
  *   util     lib/util/      the ground floor (imports nothing above it): paths, rng, hub, checks, cache + the one
  *                           batched cached loop, progress bars, tables, figures, Python-exact JSON
+ * ```
+ *
+ * @packageDocumentation
  */
 
 // models
@@ -128,6 +132,9 @@ export * from './toy/tokenizer';
 export * from './toy/model';
 export { runToyWorld, toySftExamples, toyIpoJudge, toyPairOptions, judgePrompt, QUICK_USE, TOY_SOURCES, type ToySource, type ToyWorldOptions, type ToyWorldResult, type ToyRunResult, type ToyCurvePoint } from './toy/experiment';
 export * from './report/toy-world';
+// report records (reports/results/<id>.json) and the static site built from them (`ipo report`)
+export { saveReportRecord, readReportRecords, newReportRecord, recordFromRewardBenchRun, recordFromRmBenchRun, recordProblem, defaultRecordsDir, REPORT_KINDS, REPORT_RECORD_SCHEMA, type ReportRecord, type ReportRecordInput, type ReportKind, type ReportRow, type PaperRef, type RunRecordOptions, type ReadRecordsResult } from './report/records';
+export { buildReportSite, NO_RECORDS_HINT, type BuildSiteOptions, type BuildSiteResult } from './report/site';
 
 // OpenAI-compatible endpoints: the api engine (a CausalLM over /v1/completions), its robust client, and `ipo serve`
 export { ApiCausalLM, loadApiModel, parseTokenId, type ApiEngineOptions, type ApiEngineStats } from './models/api';
