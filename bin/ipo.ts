@@ -33,6 +33,18 @@ function rewardBenchSummaryText(run: RewardBenchRun): string {
   lines.push(run.description);
   return lines.join('\n');
 }
+/** A finished benchmark run leaves a report record (reports/results/<id>.json) that `ipo report` builds the site from. */
+const recordOption = () => new Option('--no-record', 'do not write the report record (reports/results/<id>.json, read by ipo report)');
+async function saveRecord(record: import('../lib/report/records.ts').ReportRecord): Promise<void> {
+  const { saveReportRecord } = await import('../lib/report/records.ts');
+  const { displayPath } = await import('../lib/util/paths.ts');
+  try {
+    logLine(`report record: ${displayPath(saveReportRecord(record))} (ipo report builds the site)`);
+  } catch (e) {
+    // the run's numbers are printed either way: a record that cannot be written is a warning, not a lost run
+    logLine(`report record not written: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
 /** IPO's truncation of long prompts (lib/scoring/yes-no.ts). */
 const truncationOption = () => new Option('--truncation <name>', 'ipo: right = official (cuts the marker on long inputs); left; keep-marker').choices(['right', 'left', 'keep-marker']).default('right');
 
@@ -168,7 +180,8 @@ modelCommand('rewardbench')
   .addOption(apiStyleOption())
   .addOption(batchSizeOption())
   .addOption(prefixReuseOption())
-  .action(async (o: ModelOpts & ScoringSpeedOpts & { source: string; limitPerSubset?: number; seed: number; method: RewardBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; results?: string; apiStyle: ApiStyle }) => {
+  .addOption(recordOption())
+  .action(async (o: ModelOpts & ScoringSpeedOpts & { source: string; limitPerSubset?: number; seed: number; method: RewardBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; results?: string; apiStyle: ApiStyle; record: boolean }) => {
     if (o.results) {
       const { assertWritableFile } = await import('../lib/util/paths.ts');
       assertWritableFile(o.results, '--results'); // before the run, not after it
@@ -183,6 +196,7 @@ modelCommand('rewardbench')
         writeFileSync(o.results, pythonJsonDumps(toRewardBenchResultsJson(subsetAccuracies(run.report.subsets), { model: run.model, modelType: `ipo-${run.method}` }), { indent: 4, sortKeys: true }));
       }
       const json = { ...rewardBenchRunJson(run), ...(await chatJson(m, o.mode)) };
+      if (o.record) await saveRecord(await import('../lib/report/records.ts').then((r) => r.recordFromRewardBenchRun(run)));
       print(o, json, () => rewardBenchSummaryText(run));
     });
   });
@@ -200,7 +214,8 @@ modelCommand('rmbench')
   .addOption(apiStyleOption())
   .addOption(batchSizeOption())
   .addOption(prefixReuseOption())
-  .action(async (o: ModelOpts & ScoringSpeedOpts & { domains: string; limitPerDomain?: number; seed: number; method: RmBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; apiStyle: ApiStyle }) => {
+  .addOption(recordOption())
+  .action(async (o: ModelOpts & ScoringSpeedOpts & { domains: string; limitPerDomain?: number; seed: number; method: RmBenchMethod; preset: IpoPreset; truncation: IpoTruncation; mode: 'faithful' | 'fixed'; maxNewTokens?: number; apiStyle: ApiStyle; record: boolean }) => {
     const domains = o.domains.split(',').map((d) => d.trim()).filter(Boolean);
     const known = ['chat', 'code', 'math', 'safety-refuse', 'safety-response'];
     const bad = domains.find((d) => !known.includes(d));
@@ -208,12 +223,15 @@ modelCommand('rmbench')
     await withScorer(o, async (m) => {
       const run = await runRmBench(m, { domains: domains as RmBenchFileDomain[], limitPerDomain: o.limitPerDomain, seed: o.seed, method: o.method, preset: o.preset, truncation: o.truncation, mode: o.mode, maxNewTokens: o.maxNewTokens, batchSize: o.batchSize, prefixReuse: o.prefixReuse });
       const json = { ...rmBenchRunJson(run), ...(await chatJson(m, o.mode)) };
+      if (o.record) await saveRecord(await import('../lib/report/records.ts').then((r) => r.recordFromRmBenchRun(run)));
       print(o, json, () => {
         const pct = (x: number) => (100 * x).toFixed(1).padStart(5);
         const lines = [`RM-Bench — ${run.model} (${run.method})`, 'domain            n   easy  normal   hard    avg'];
         for (const d of run.pooled.present) { const g = run.pooled.groups[d]; lines.push(`${d.padEnd(14)} ${String(g.n).padStart(4)}  ${pct(g.easy)}  ${pct(g.normal)}  ${pct(g.hard)}  ${pct(g.avg)}`); }
         lines.push(`mean                ${pct(run.pooled.easy)}  ${pct(run.pooled.normal)}  ${pct(run.pooled.hard)}  ${pct(run.pooled.overall)}`);
         if (run.pooled.missing.length) lines.push(`missing domains: ${run.pooled.missing.join(', ')} (means are over the domains present)`);
+        const dropped = run.load.dropped;
+        if (dropped.length) lines.push(`malformed rows dropped: ${dropped.length} (first: ${dropped[0].domain} row ${dropped[0].index + 1}: ${dropped[0].reason})`);
         lines.push(`IPO-code diagonal (level_1..3, %): ${JSON.stringify(run.diagonal)}`);
         const trunc = formatTruncation(run.truncation, o.truncation);
         if (trunc) lines.push(trunc);
