@@ -25,8 +25,11 @@ test('ResultCache persists, survives a torn last line, and can be disabled', () 
   c1.set('k1', { v: 1 });
   c1.set('k2', { v: 2 });
   appendFileSync(c1.file, '{"k":"k3","v":{"v":'); // a run killed mid-write
-  const c2 = new ResultCache<{ v: number }>('t/x', { dir });
+  const warnings: string[] = [];
+  const c2 = new ResultCache<{ v: number }>('t/x', { dir, log: (l) => warnings.push(l) });
   assert.equal(c2.size, 2);
+  assert.equal(c2.dropped, 1);
+  assert.deepEqual(warnings, [`cache ${c2.displayFile}: dropped 1 corrupt entry; they will be recomputed`]);
   assert.deepEqual(c2.get('k2'), { v: 2 });
   assert.equal(c2.get('k3'), undefined);
   const off = new ResultCache<{ v: number }>('t/x', { dir, enabled: false });

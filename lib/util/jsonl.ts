@@ -6,7 +6,7 @@
  *
  * Ground for `./prompts`, `./preference-pairs` and the sampler's `samples.jsonl` (`lib/generate/samples-file`).
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { displayPath } from './paths';
 
@@ -123,7 +123,10 @@ export function readRecordFile(path: string, what = 'file'): RecordFile {
 /** Write `rows` as JSONL (one `JSON.stringify` per line), creating the folder. */
 export function writeJsonl(path: string, rows: readonly unknown[]): void {
   mkdirSync(dirname(resolve(path)), { recursive: true });
-  writeFileSync(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  // atomically: a kill during the write leaves the previous file (or none), never a torn one
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  renameSync(tmp, path);
 }
 
 /** First line of a message, shortened: errors and reasons stay one line. */
