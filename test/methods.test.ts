@@ -136,7 +136,7 @@ test('METHODS.ipo equals scorePairs called directly and keeps id / subset; the r
   const viaRegistry = await METHODS.ipo.scorePairs(lm, PAIRS);
   assert.equal(viaRegistry.cached, PAIRS.length, 'same cache keys as the direct call');
   viaRegistry.results.forEach((r, i) => {
-    assert.deepEqual(r, { id: PAIRS[i].id, subset: PAIRS[i].subset, correct: direct.scores[i].correct, tie: direct.scores[i].tie, chosen: direct.scores[i].chosen.pYes, rejected: direct.scores[i].rejected.pYes });
+    assert.deepEqual(r, { id: PAIRS[i].id, subset: PAIRS[i].subset, correct: direct.scores[i].correct, tie: direct.scores[i].tie, chosen: direct.scores[i].chosen.pYes, rejected: direct.scores[i].rejected.pYes, truncated: Number(direct.scores[i].chosen.truncated) + Number(direct.scores[i].rejected.truncated), markerCut: Number(direct.scores[i].chosen.markerCut) + Number(direct.scores[i].rejected.markerCut) });
   });
   const rows = PAIRS.map((p) => ({ ...p, chosen_model: 'm1', rejected_model: 'm2' }));
   const run = await scoreRewardBenchRows(lm, rows, { method: 'ipo' });
