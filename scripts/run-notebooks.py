@@ -18,7 +18,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL = 'tslab-proj'
-CELL_TIMEOUT = 900
+# seconds one cell may run; full-size runs (IPO_LIMIT=200 in notebook 05 trains 4 policies in one cell) need more
+CELL_TIMEOUT = int(os.environ.get('IPO_CELL_TIMEOUT', '900'))
 
 os.environ.setdefault('JUPYTER_PATH', os.path.join(ROOT, '.jupyter'))
 os.environ.setdefault('PYDEVD_DISABLE_FILE_VALIDATION', '1')

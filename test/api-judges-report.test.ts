@@ -39,6 +39,9 @@ test('api judges verdict: names the best run, the failures, and says when the mo
   const big = apiJudgesVerdict([{ ...runs[0], report: report({ Chat: 0.9, Code: 0.9, Math: 0.9, Safety: 0.9 }, 0.9, 500) }], { model: 'gpt', instructionModel: true });
   assert.doesNotMatch(big, /not an instruction model|noise|failed request/);
   const tie = apiJudgesVerdict([runs[0], { ...runs[1], report: runs[0].report }], { model: 'm', instructionModel: false });
-  assert.match(tie, /all runs tie/);
+  assert.match(tie, /every run has the same average/);
+  assert.doesNotMatch(v, /at least half the requests failed/, 'no request counts given: no claim');
+  const failing = apiJudgesVerdict([{ ...runs[0], requests: 10, failedRequests: 5 }, { ...runs[1], requests: 10, failedRequests: 4 }], { model: 'm', instructionModel: true });
+  assert.match(failing, new RegExp(`In ${runs[0].method} \\(${runs[0].mode}\\) at least half the requests failed`));
   assert.match(apiJudgesVerdict([{ ...runs[0], report: report({ Chat: null, Code: null, Math: null, Safety: null }, null) }], { model: 'm', instructionModel: true }), /No run produced a score/);
 });

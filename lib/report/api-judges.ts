@@ -14,6 +14,8 @@ export interface ApiJudgeRun {
   summary: string;
   /** Requests that failed for good (after retries) or came back malformed. */
   failedRequests?: number;
+  /** Requests made (cache hits included): with `failedRequests`, says when a run measured mostly fallbacks. */
+  requests?: number;
 }
 
 const COLUMNS = ['Chat', 'Code', 'Math', 'Safety'] as const;
@@ -54,10 +56,12 @@ export function apiJudgesVerdict(runs: readonly ApiJudgeRun[], opts: { model: st
   const n = Math.max(...runs.map((r) => r.report.n));
   const parts = [
     `**${opts.model}** through the chat API: ` + scored.map((r) => `${r.method} (${r.mode}) ${pct(r.report.paper.plain.average)}%`).join(', ') +
-      ` average over the paper's columns; ${allTie && scored.length > 1 ? 'all runs tie' : `the best is ${best.method} (${best.mode})`}.`,
+      ` average over the paper's columns; ${allTie && scored.length > 1 ? 'every run has the same average' : `the best is ${best.method} (${best.mode})`}.`,
   ];
   const failed = runs.filter((r) => (r.failedRequests ?? 0) > 0);
   if (failed.length) parts.push(`Requests that failed or came back malformed: ${failed.map((r) => `${r.method} (${r.mode}) ${r.failedRequests}`).join(', ')}; faithful mode scores them with the scripts' fallbacks (0, a tie, or −1), fixed mode gives NaN (never a win) and counts them.`);
+  const mostlyFailed = runs.filter((r) => r.requests && (r.failedRequests ?? 0) * 2 >= r.requests);
+  if (mostlyFailed.length) parts.push(`In ${mostlyFailed.map((r) => `${r.method} (${r.mode})`).join(', ')} at least half the requests failed (the notes give the first error, e.g. a prompt longer than the served model's context): those averages measure the fallbacks, not the judge.`);
   if (!opts.instructionModel) parts.push('This model is not an instruction model: its answers to the judge prompts and its Yes/No log-probs carry no judgement, so these numbers check the plumbing of the official scripts, not the paper\'s GPT-4o rows (which the paper does not publish as a table we could find).');
   if (n < 50) parts.push(`With ${n} pairs per run, differences between judges are noise.`);
   return parts.join(' ');
