@@ -229,6 +229,8 @@ modelCommand('rmbench')
         const lines = [`RM-Bench — ${run.model} (${run.method})`, 'domain            n   easy  normal   hard    avg'];
         for (const d of run.pooled.present) { const g = run.pooled.groups[d]; lines.push(`${d.padEnd(14)} ${String(g.n).padStart(4)}  ${pct(g.easy)}  ${pct(g.normal)}  ${pct(g.hard)}  ${pct(g.avg)}`); }
         lines.push(`mean                ${pct(run.pooled.easy)}  ${pct(run.pooled.normal)}  ${pct(run.pooled.hard)}  ${pct(run.pooled.overall)}`);
+        const iv = run.intervals;
+        lines.push(iv.warning ? `95% CI: n/a (${iv.warning})` : `overall 95% CI [${pct(iv.overall.lo).trim()}, ${pct(iv.overall.hi).trim()}] (items resampled within domains, ${iv.iterations} replicates)`);
         if (run.pooled.missing.length) lines.push(`missing domains: ${run.pooled.missing.join(', ')} (means are over the domains present)`);
         const dropped = run.load.dropped;
         if (dropped.length) lines.push(`malformed rows dropped: ${dropped.length} (first: ${dropped[0].domain} row ${dropped[0].index + 1}: ${dropped[0].reason})`);

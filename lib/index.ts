@@ -75,6 +75,7 @@ export { outcome, type Outcome } from './eval/outcome';
 export * from './eval/rewardbench-constants';
 export * from './eval/rewardbench-metrics';
 export * from './eval/rmbench-metrics';
+export * from './eval/rmbench-bootstrap';
 export { runRewardBench, scoreRewardBenchRows, rewardBenchRunJson, REWARDBENCH_METHODS, type RewardBenchRun, type RewardBenchRunOptions, type RewardBenchMethod, type PairScorer } from './eval/run-rewardbench';
 export { runRmBench, scoreRmBenchItems, rmBenchRunJson, RMBENCH_METHODS, type RmBenchRun, type RmBenchRunOptions, type RmBenchMethod } from './eval/run-rmbench';
 export { truncationSummary, formatTruncation, type TruncationSummary } from './eval/truncation-summary';

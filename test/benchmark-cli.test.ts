@@ -73,6 +73,17 @@ test('ipo rmbench --json: grid, difficulty means and the IPO diagonal', () => {
     const mean = (lv.level_1 + lv.level_2 + lv.level_3) / 3;
     assert.ok(Math.abs(mean - 100 * out.perFile[f].normal) < 1e-9, f);
   }
+  // 95% intervals from the stratified bootstrap: they bracket the point estimates
+  const iv = out.intervals;
+  assert.deepEqual([iv.level, iv.iterations, iv.seed], [0.95, 1000, 42]);
+  for (const [k, est] of [['overall', out.overall], ['easy', out.easy], ['normal', out.normal], ['hard', out.hard]] as const) {
+    assert.ok(iv[k][0] <= est + 1e-12 && est <= iv[k][1] + 1e-12, `${k}: ${est} outside ${iv[k]}`);
+  }
+  assert.ok(iv.domains.chat[0] <= out.domains.chat.avg && out.domains.chat.avg <= iv.domains.chat[1]);
+  const text = ipo('rmbench', '--limit-per-domain', '2', '--domains', 'chat', '--no-record');
+  assert.match(text.stdout, /^overall 95% CI \[\d+\.\d, \d+\.\d\] \(items resampled within domains, 1000 replicates\)$/m);
+  const one = ipo('rmbench', '--limit-per-domain', '1', '--domains', 'chat', '--no-record');
+  assert.match(one.stdout, /^95% CI: n\/a \(a domain has 1 item\(s\)/m);
 });
 
 test('benchmark commands reject bad input with one line', () => {

@@ -126,7 +126,8 @@ function tooFew(n: number): string {
   return `${n} value(s): a bootstrap of fewer than ${MIN_BOOTSTRAP_VALUES} values cannot vary, so the interval is NaN`;
 }
 
-function interval(reps: Float64Array, level: number): { lo: number; hi: number; se: number } {
+/** Percentile interval [(1 − level)/2, (1 + level)/2] and standard error of bootstrap replicates. */
+export function percentileInterval(reps: Float64Array, level: number): { lo: number; hi: number; se: number } {
   const sorted = Float64Array.from(reps).sort();
   const a = (1 - level) / 2;
   return { lo: quantile(sorted, a), hi: quantile(sorted, 1 - a), se: sampleSd(reps) };
@@ -150,7 +151,7 @@ export function bootstrapCi(values: readonly number[] | Float64Array, opts?: Boo
     for (let k = 0; k < n; k++) sample[k] = x[Math.floor(rng() * n)];
     reps[b] = o.statistic(Float64Array.from(sample));
   }
-  return { ...base, ...interval(reps, o.level) };
+  return { ...base, ...percentileInterval(reps, o.level) };
 }
 
 /**
@@ -185,5 +186,5 @@ export function pairedBootstrapCi(a: readonly number[] | Float64Array, b: readon
   let extreme = 0;
   const tol = 1e-12;
   for (const v of reps) if (Math.abs(v - d) >= Math.abs(d) - tol) extreme++;
-  return { ...base, ...interval(reps, o.level), p: (1 + extreme) / (o.iterations + 1) };
+  return { ...base, ...percentileInterval(reps, o.level), p: (1 + extreme) / (o.iterations + 1) };
 }

@@ -14,6 +14,7 @@ import { loadRmBench, type LoadRmBenchOptions, type RmBenchItem, type RmBenchLoa
 import { getMethod, type MethodName, type ScoringModel } from '../scoring/methods';
 import type { IpoPreset, IpoTruncation } from '../scoring/yes-no';
 import { truncationSummary, type TruncationSummary } from './truncation-summary';
+import { bootstrapRmBench, type RmBenchBootstrap } from './rmbench-bootstrap';
 import { ipoLevels, rmBenchReport, type IpoLevels, type RmBenchScored, type RmBenchSummary } from './rmbench-metrics';
 
 export type RmBenchMethod = Extract<MethodName, 'ipo' | 'self-reward' | 'rm'>;
@@ -47,6 +48,8 @@ export interface RmBenchRun {
   /** ipo on a local model: prompts truncation shortened / whose Yes/No question it cut (`null` otherwise). */
   truncation: TruncationSummary | null;
   cached: number;
+  /** 95% intervals of the pooled scores: items resampled within domains, 1000 replicates, the slice seed */
+  intervals: RmBenchBootstrap;
 }
 
 /** Scores of the 6 responses of every item: `scoreChosen[i]`, `scoreRejected[i]`. */
@@ -82,7 +85,8 @@ export async function runRmBench(model: ScoringModel, opts: RmBenchRunOptions = 
     method, limitPerDomain: opts.limitPerDomain ?? null, seed: opts.seed ?? 42,
     ...spec.settings({ preset: opts.preset, truncation: opts.truncation, layout: 'rmbench', mode: opts.mode }),
   };
-  return { model: displayPath(model.ref), method, settings, load, scored, pooled, perFile, diagonal: ipoLevels(scored), truncation, cached };
+  return { model: displayPath(model.ref), method, settings, load, scored, pooled, perFile, diagonal: ipoLevels(scored), truncation, cached,
+    intervals: bootstrapRmBench(scored, { seed: opts.seed ?? 42 }) };
 }
 
 /** The `ipo rmbench --json` shape (fractions; `diagonal` in % as the official IPO JSON). */
@@ -101,6 +105,8 @@ export function rmBenchRunJson(run: RmBenchRun): Record<string, unknown> {
     normal: run.pooled.normal,
     hard: run.pooled.hard,
     overall: run.pooled.overall,
+    // 95% percentile intervals (stratified bootstrap, lib/eval/rmbench-bootstrap.ts); null where a domain has 1 item
+    intervals: intervalsJson(run.intervals),
     missingDomains: run.pooled.missing,
     perFile,
     diagonal: run.diagonal,
@@ -109,5 +115,15 @@ export function rmBenchRunJson(run: RmBenchRun): Record<string, unknown> {
     settings: run.settings,
     dropped: run.load.dropped.length,
     truncation: run.truncation,
+  };
+}
+
+function intervalsJson(b: RmBenchBootstrap): Record<string, unknown> {
+  const ci = (c: { lo: number; hi: number }) => (Number.isNaN(c.lo) ? null : [c.lo, c.hi]);
+  return {
+    level: b.level, iterations: b.iterations, seed: b.seed,
+    domains: Object.fromEntries(Object.entries(b.domains).map(([d, c]) => [d, ci(c)])),
+    easy: ci(b.easy), normal: ci(b.normal), hard: ci(b.hard), overall: ci(b.overall),
+    ...(b.warning ? { warning: b.warning } : {}),
   };
 }
