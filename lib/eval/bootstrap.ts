@@ -77,7 +77,8 @@ interface Resolved {
   statistic: Statistic;
 }
 
-function resolve(fn: string, opts: BootstrapOptions | undefined): Resolved {
+/** Options with their defaults, checked: `fn` names the caller in the one-line errors. */
+export function resolveBootstrapOptions(fn: string, opts: BootstrapOptions | undefined): Resolved {
   const o = opts ?? {};
   const iterations = o.iterations ?? 1000;
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`${fn}: iterations must be a positive integer, got ${String(iterations)}`);
@@ -138,7 +139,7 @@ export function percentileInterval(reps: Float64Array, level: number): { lo: num
  * The same values, options and seed always give the same interval.
  */
 export function bootstrapCi(values: readonly number[] | Float64Array, opts?: BootstrapOptions): BootstrapCi {
-  const o = resolve('bootstrapCi', opts);
+  const o = resolveBootstrapOptions('bootstrapCi', opts);
   const x = toArray('bootstrapCi', 'values', values);
   const n = x.length;
   const estimate = n ? o.statistic(x) : NaN;
@@ -161,7 +162,7 @@ export function bootstrapCi(values: readonly number[] | Float64Array, opts?: Boo
  * items). Throws when the lengths differ.
  */
 export function pairedBootstrapCi(a: readonly number[] | Float64Array, b: readonly number[] | Float64Array, opts?: BootstrapOptions): PairedBootstrapCi {
-  const o = resolve('pairedBootstrapCi', opts);
+  const o = resolveBootstrapOptions('pairedBootstrapCi', opts);
   const xa = toArray('pairedBootstrapCi', 'a', a);
   const xb = toArray('pairedBootstrapCi', 'b', b);
   if (xa.length !== xb.length) throw new Error(`pairedBootstrapCi: a and b must hold one value per item each, got ${xa.length} and ${xb.length}`);

@@ -14,9 +14,9 @@
  * are NaN and `warning` says so (as `bootstrapCi` and `bootstrapRewardBench` do).
  */
 import { makeRng } from '../util/rng';
-import { MIN_BOOTSTRAP_VALUES, percentileInterval } from './bootstrap';
+import { MIN_BOOTSTRAP_VALUES, percentileInterval, resolveBootstrapOptions, type BootstrapOptions } from './bootstrap';
 import { rmBenchPooledDomain } from '../data/rmbench';
-import { rmBenchSummary, type RmBenchScored, type RmBenchSummary } from './rmbench-metrics';
+import { rmBenchSummary, type RmBenchScored } from './rmbench-metrics';
 
 export interface RmBenchInterval {
   estimate: number;
@@ -30,8 +30,6 @@ export interface RmBenchBootstrap {
   iterations: number;
   seed: number | string;
   level: number;
-  /** the official pooled summary of the items as given (the point estimates) */
-  summary: RmBenchSummary;
   /** each present domain's score, mean(easy, normal, hard) */
   domains: Record<string, RmBenchInterval>;
   /** means over the present domains, as RM-Bench reports them */
@@ -45,24 +43,14 @@ export interface RmBenchBootstrap {
   warning?: string;
 }
 
-export interface RmBenchBootstrapOptions {
-  /** replicates (default 1000) */
-  iterations?: number;
-  /** seed of `makeRng` (default 42) */
-  seed?: number | string;
-  /** interval coverage (default 0.95) */
-  level?: number;
-}
+/** Replicates (default 1000), seed (default 42) and coverage (default 0.95), as `bootstrapCi` takes them. */
+export type RmBenchBootstrapOptions = Omit<BootstrapOptions, 'statistic'>;
 
 const MEANS = ['easy', 'normal', 'hard', 'overall'] as const;
 
 /** Stratified bootstrap of the official (pooled) RM-Bench scores of `results`. */
 export function bootstrapRmBench(results: readonly RmBenchScored[], opts: RmBenchBootstrapOptions = {}): RmBenchBootstrap {
-  const iterations = opts.iterations ?? 1000;
-  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`bootstrapRmBench: iterations must be a positive integer, got ${String(iterations)}`);
-  const level = opts.level ?? 0.95;
-  if (!(level > 0 && level < 1)) throw new Error(`bootstrapRmBench: level must be in (0, 1), got ${String(level)}`);
-  const seed = opts.seed ?? 42;
+  const { iterations, level, seed } = resolveBootstrapOptions('bootstrapRmBench', opts);
   if (!results.length) throw new Error('bootstrapRmBench: no items to resample');
   const summary = rmBenchSummary(results);
   // items per pooled domain, in the summary's (official) order so the RNG stream does not depend on the input order
@@ -88,7 +76,7 @@ export function bootstrapRmBench(results: readonly RmBenchScored[], opts: RmBenc
   const nan = { lo: NaN, hi: NaN, se: NaN };
   const ci = (estimate: number, r: Float64Array): RmBenchInterval => ({ estimate, ...(varies ? percentileInterval(r, level) : nan) });
   const out: RmBenchBootstrap = {
-    iterations, seed, level, summary, minDomainSize,
+    iterations, seed, level, minDomainSize,
     domains: Object.fromEntries(summary.present.map((d, j) => [d, ci(summary.groups[d].avg, reps.domains[j])])),
     easy: ci(summary.easy, reps.easy),
     normal: ci(summary.normal, reps.normal),

@@ -249,7 +249,7 @@ export function recordFromRmBenchRun(run: RmBenchRun, opts: RunRecordOptions = {
   if (p.missing.length) notes.push(`missing domains: ${p.missing.join(', ')} (means are over the domains present)`);
   if (run.load.dropped.length) notes.push(`malformed rows dropped: ${run.load.dropped.length}`);
   const iv = run.intervals;
-  if (iv && !iv.warning) notes.push(`overall 95% CI [${(100 * iv.overall.lo).toFixed(1)}, ${(100 * iv.overall.hi).toFixed(1)}] (items resampled within domains, ${iv.iterations} replicates)`);
+  if (!iv.warning) notes.push(`overall 95% CI [${(100 * iv.overall.lo).toFixed(1)}, ${(100 * iv.overall.hi).toFixed(1)}] (items resampled within domains, ${iv.iterations} replicates)`);
   const row = (label: string, g: { easy: number; normal: number; hard: number; avg: number }, n: number): ReportRow =>
     ({ label, values: { easy: pct(g.easy), normal: pct(g.normal), hard: pct(g.hard), avg: pct(g.avg) }, n });
   return newReportRecord({
